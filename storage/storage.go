@@ -1,0 +1,130 @@
+// Package storage owns Riot's pluggable storage engines: the Engine interface the
+// replicated state machine writes through, and its implementations (leveldb, the
+// default; memory; bolt). An engine stores opaque binary keys and values, applies a
+// Batch atomically together with the Raft index it came from, and hands out cheap
+// point-in-time snapshots for Raft snapshots and scans. Engines know nothing of Raft
+// or of the key layout the state machine builds on top of them.
+package storage
+
+import (
+	"errors"
+)
+
+// Errors returned by engines. Callers test them with errors.Is.
+var (
+	// ErrNotFound is returned by Get when the key does not exist.
+	ErrNotFound = errors.New("storage: not found")
+	// ErrClosed is returned by every operation on a closed engine or snapshot.
+	ErrClosed = errors.New("storage: closed")
+	// ErrNewerLayout is returned by Open when the directory was written by a newer,
+	// unknown on-disk layout. The engine refuses to touch it.
+	ErrNewerLayout = errors.New("storage: data directory was written by a newer layout version")
+	// ErrUnknownEngine is returned by Open for an engine name it does not know.
+	ErrUnknownEngine = errors.New("storage: unknown engine")
+)
+
+// LayoutVersion is the on-disk layout version written by this build. An engine
+// refuses to open data written with a larger version.
+const LayoutVersion uint32 = 1
+
+// Reader is the read side shared by engines and snapshots.
+type Reader interface {
+	// Get returns the value stored under key, or ErrNotFound. The returned slice
+	// belongs to the caller.
+	Get(key []byte) ([]byte, error)
+	// NewIterator returns an iterator over keys in [start, end) in ascending
+	// byte order. A nil start means from the first key, a nil end means to the
+	// last key. The iterator must be closed.
+	NewIterator(start, end []byte) Iterator
+}
+
+// Engine is what the state machine needs from a storage engine.
+type Engine interface {
+	Reader
+	// Write applies b atomically (all or nothing) and records appliedIndex with it
+	// in the same atomic write. An empty batch still records the index.
+	Write(b *Batch, appliedIndex uint64) error
+	// AppliedIndex returns the index recorded by the last successful Write or
+	// Replace (0 for a new engine).
+	AppliedIndex() (uint64, error)
+	// Snapshot returns a point-in-time view; writes made after it are not in it.
+	// It is cheap to take and must be released.
+	Snapshot() (Snapshot, error)
+	// Replace atomically replaces the whole content of the engine with the pairs
+	// src yields (in ascending key order) and records appliedIndex. If src
+	// reports an error the old content is left exactly as it was.
+	Replace(src Source, appliedIndex uint64) error
+	// Close releases the engine. Durable engines keep their data for the next Open.
+	Close() error
+}
+
+// Snapshot is a point-in-time, read-only view of an engine.
+type Snapshot interface {
+	Reader
+	// AppliedIndex is the applied index recorded at the time of the snapshot.
+	AppliedIndex() uint64
+	// Release frees the snapshot. It is safe to call more than once.
+	Release()
+}
+
+// Source yields key/value pairs, in ascending key order, for Replace.
+type Source interface {
+	// Next advances to the next pair and reports whether there is one.
+	Next() bool
+	// Key and Value are valid until the next call to Next.
+	Key() []byte
+	Value() []byte
+	// Err reports the error that ended iteration early, if any.
+	Err() error
+}
+
+// Iterator walks keys in ascending order. Key and Value are valid until the next
+// call to Next; copy them to keep them.
+type Iterator interface {
+	Source
+	Close() error
+}
+
+// OpKind is the kind of one batch operation.
+type OpKind uint8
+
+// Batch operation kinds.
+const (
+	OpPut OpKind = iota + 1
+	OpDelete
+)
+
+// Op is one operation in a Batch.
+type Op struct {
+	Kind  OpKind
+	Key   []byte
+	Value []byte
+}
+
+// Batch collects puts and deletes to apply atomically. Later operations on the
+// same key win. A Batch is not safe for concurrent use.
+type Batch struct {
+	ops []Op
+}
+
+// Put records a put. The batch keeps key and value; the caller must not modify them.
+func (b *Batch) Put(key, value []byte) {
+	b.ops = append(b.ops, Op{Kind: OpPut, Key: key, Value: value})
+}
+
+// Delete records a delete of key.
+func (b *Batch) Delete(key []byte) {
+	b.ops = append(b.ops, Op{Kind: OpDelete, Key: key})
+}
+
+// Len is the number of operations in the batch.
+func (b *Batch) Len() int { return len(b.ops) }
+
+// Ops returns the operations in the order they were added.
+func (b *Batch) Ops() []Op { return b.ops }
+
+// Reset empties the batch for reuse.
+func (b *Batch) Reset() {
+	clear(b.ops)
+	b.ops = b.ops[:0]
+}
