@@ -1,0 +1,43 @@
+# riot-redis — build, test and run helpers. `make test` is the whole suite and
+# what CI runs; it installs what the tests need when it is missing.
+GO ?= go
+PKGS := ./...
+
+.PHONY: all build test deps fmt-check vet test-short bench cluster cluster-stop proto
+
+all: build
+
+build:
+	$(GO) build -o bin/riot-redis ./cmd/riot-redis
+
+deps:
+	./scripts/deps.sh
+
+fmt-check:
+	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+# The whole suite, with the race detector.
+test: deps fmt-check vet
+	$(GO) test -race -count=1 -timeout 25m $(PKGS)
+
+# Quick feedback without the race detector.
+test-short:
+	$(GO) test -count=1 -timeout 10m $(PKGS)
+
+# Micro-benchmarks of the storage engines, the state machine and the relay.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./storage/ ./fsm/ ./rpc/
+
+# A local 3-node cluster on the ports in DESIGN.md (see README).
+cluster:
+	./scripts/cluster.sh start
+
+cluster-stop:
+	./scripts/cluster.sh stop
+
+proto:
+	./scripts/gen-proto.sh

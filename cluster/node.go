@@ -1,0 +1,584 @@
+// Package cluster owns the Raft node: the log and stable store (raft-boltdb v2),
+// the snapshot store, the TCP transport, bootstrap, membership changes, leader
+// tracking with replicated node metadata, write proposal (locally on the leader,
+// relayed to the leader from a follower) and consistent reads (ReadIndex, lease,
+// stale). It knows nothing of RESP or HTTP; the relay to the leader is an
+// interface the rpc package implements.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/riot-kv/riot-redis/fsm"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultHeartbeatTimeout   = 1000 * time.Millisecond
+	DefaultElectionTimeout    = 1000 * time.Millisecond
+	DefaultLeaderLeaseTimeout = 500 * time.Millisecond
+	DefaultCommitTimeout      = 5 * time.Millisecond
+	DefaultSnapshotThreshold  = 16384
+	DefaultSnapshotInterval   = 2 * time.Minute
+	DefaultTrailingLogs       = 10240
+	DefaultLeaderWait         = 3 * time.Second
+	DefaultShutdownTransfer   = 5 * time.Second
+
+	// maxAppendEntries caps the entries sent in one AppendEntries RPC and the
+	// entries the leader takes from the apply channel for one log write. With
+	// BatchApplyCh every client write that arrives while the previous batch is
+	// being fsynced joins the next batch, so concurrent writers share one
+	// raft-boltdb commit (two fdatasyncs) and one engine batch. 1024 is the
+	// library's hard maximum; larger batches only add latency once the disk is
+	// saturated.
+	maxAppendEntries = 1024
+	// logCacheSize keeps recent entries in memory so replication to followers
+	// does not read them back from disk.
+	logCacheSize = 4096
+	// snapshotsRetained is the number of snapshots kept on disk.
+	snapshotsRetained = 2
+	// transportPool is the number of pooled TCP connections per peer.
+	transportPool = 5
+	// transportTimeout bounds one transport I/O operation.
+	transportTimeout = 10 * time.Second
+)
+
+// Relay sends work to another node, normally the leader, addressed by its gRPC
+// address. The rpc package implements it. Commands and results travel encoded.
+type Relay interface {
+	Propose(ctx context.Context, addr string, cmd []byte) ([]byte, error)
+	ReadIndex(ctx context.Context, addr string) (uint64, error)
+	Join(ctx context.Context, addr string, m Member) error
+	Remove(ctx context.Context, addr string, id string) error
+	Transfer(ctx context.Context, addr string, id string) error
+}
+
+// Config configures a Node.
+type Config struct {
+	// ID is the stable server ID (default: RaftAddr).
+	ID string
+	// Dir holds the Raft log, stable store and snapshots.
+	Dir string
+	// RaftAddr is the address the Raft transport binds to and advertises. It
+	// must be routable (not 0.0.0.0).
+	RaftAddr string
+	// Addresses advertised in node metadata.
+	RESPAddr, RPCAddr, HTTPAddr string
+	// Bootstrap makes a node with no Raft state form a one-node cluster.
+	Bootstrap bool
+	// DefaultConsistency is the read level used when a caller has no preference.
+	DefaultConsistency Consistency
+	// Relay reaches other nodes; required for followers to forward work.
+	Relay Relay
+	// Logger receives the node's and Raft's log lines.
+	Logger *slog.Logger
+
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	CommitTimeout      time.Duration
+	SnapshotThreshold  uint64
+	SnapshotInterval   time.Duration
+	TrailingLogs       uint64
+	// LeaderWait is how long a write or read waits for a leader to appear
+	// before failing with ErrNoLeader.
+	LeaderWait time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.ID == "" {
+		c.ID = c.RaftAddr
+	}
+	if c.HeartbeatTimeout == 0 {
+		c.HeartbeatTimeout = DefaultHeartbeatTimeout
+	}
+	if c.ElectionTimeout == 0 {
+		c.ElectionTimeout = DefaultElectionTimeout
+	}
+	if c.LeaderLeaseTimeout == 0 {
+		c.LeaderLeaseTimeout = min(DefaultLeaderLeaseTimeout, c.HeartbeatTimeout)
+	}
+	if c.CommitTimeout == 0 {
+		c.CommitTimeout = DefaultCommitTimeout
+	}
+	if c.SnapshotThreshold == 0 {
+		c.SnapshotThreshold = DefaultSnapshotThreshold
+	}
+	if c.SnapshotInterval == 0 {
+		c.SnapshotInterval = DefaultSnapshotInterval
+	}
+	if c.TrailingLogs == 0 {
+		c.TrailingLogs = DefaultTrailingLogs
+	}
+	if c.LeaderWait == 0 {
+		c.LeaderWait = DefaultLeaderWait
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+// Node is one Raft member with its state machine.
+type Node struct {
+	cfg      Config
+	log      *slog.Logger
+	fsm      *fsm.FSM
+	raft     *raft.Raft
+	trans    *raft.NetworkTransport
+	store    *raftboltdb.BoltStore
+	snaps    *raft.FileSnapshotStore
+	hadState bool
+
+	// readyTerm is the term in which this node, as leader, has applied an
+	// entry of its own; reads on the leader wait for it.
+	readyTerm atomic.Uint64
+	readyMu   sync.Mutex
+	readyCh   chan struct{} // closed and replaced whenever readyTerm changes
+
+	verify *verifier
+	lease  atomic.Int64 // unix nanos until which the leader's lease holds
+
+	closing   atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+	stop      chan struct{}
+	wg        sync.WaitGroup
+}
+
+// New opens the Raft stores under cfg.Dir, starts Raft with f as its state
+// machine and, if cfg.Bootstrap is set and there is no Raft state, bootstraps
+// a one-node cluster.
+func New(cfg Config, f *fsm.FSM) (*Node, error) {
+	cfg.setDefaults()
+	if f == nil {
+		return nil, errors.New("cluster: nil state machine")
+	}
+	advertise, err := routableAddr(cfg.RaftAddr)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		fsm:     f,
+		readyCh: make(chan struct{}),
+		stop:    make(chan struct{}),
+	}
+	n.verify = &verifier{n: n}
+
+	raftDir := filepath.Join(cfg.Dir, "raft")
+	if err := os.MkdirAll(raftDir, 0o755); err != nil {
+		return nil, fmt.Errorf("cluster: create raft dir: %w", err)
+	}
+	hlog := newHCLogger(cfg.Logger)
+	n.store, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: open raft log: %w", err)
+	}
+	cache, err := raft.NewLogCache(logCacheSize, n.store)
+	if err != nil {
+		n.store.Close()
+		return nil, fmt.Errorf("cluster: log cache: %w", err)
+	}
+	n.snaps, err = raft.NewFileSnapshotStoreWithLogger(raftDir, snapshotsRetained, hlog.Named("snapshot"))
+	if err != nil {
+		n.store.Close()
+		return nil, fmt.Errorf("cluster: open snapshot store: %w", err)
+	}
+	n.hadState, err = raft.HasExistingState(cache, n.store, n.snaps)
+	if err != nil {
+		n.store.Close()
+		return nil, fmt.Errorf("cluster: inspect raft state: %w", err)
+	}
+	n.trans, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, advertise, transportPool, transportTimeout, hlog.Named("transport"))
+	if err != nil {
+		n.store.Close()
+		return nil, fmt.Errorf("cluster: raft transport on %s: %w", cfg.RaftAddr, err)
+	}
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.ID)
+	rc.Logger = hlog
+	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+	rc.ElectionTimeout = cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
+	rc.CommitTimeout = cfg.CommitTimeout
+	rc.SnapshotThreshold = cfg.SnapshotThreshold
+	rc.SnapshotInterval = cfg.SnapshotInterval
+	rc.TrailingLogs = cfg.TrailingLogs
+	// Throughput: see maxAppendEntries. BatchApplyCh lets the leader take up
+	// to MaxAppendEntries queued proposals in one log write (group commit).
+	rc.MaxAppendEntries = maxAppendEntries
+	rc.BatchApplyCh = true
+	// The engine is durable and records the applied index atomically with the
+	// data, so a restart resumes from the engine instead of re-reading the
+	// whole snapshot: restart time does not grow with the data size. Entries
+	// Raft replays at or below the engine's index are skipped by the fsm. If
+	// the engine is behind the newest snapshot (a crash during snapshot
+	// install, or the in-memory engine), Raft restores the snapshot first.
+	rc.NoSnapshotRestoreOnStart = true
+	if snaps, err := n.snaps.List(); err == nil && len(snaps) > 0 && f.AppliedIndex() < snaps[0].Index {
+		rc.NoSnapshotRestoreOnStart = false
+		n.log.Info("engine behind newest snapshot; restoring it", "engine_index", f.AppliedIndex(), "snapshot_index", snaps[0].Index)
+	}
+
+	n.raft, err = raft.NewRaft(rc, f, cache, n.store, n.snaps, n.trans)
+	if err != nil {
+		n.trans.Close()
+		n.store.Close()
+		return nil, fmt.Errorf("cluster: start raft: %w", err)
+	}
+	if cfg.Bootstrap && !n.hadState {
+		bf := n.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
+			Suffrage: raft.Voter, ID: rc.LocalID, Address: n.trans.LocalAddr(),
+		}}})
+		if err := bf.Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+			n.raft.Shutdown()
+			n.trans.Close()
+			n.store.Close()
+			return nil, fmt.Errorf("cluster: bootstrap: %w", err)
+		}
+		n.log.Info("bootstrapped a new one-node cluster", "id", cfg.ID, "raft_addr", cfg.RaftAddr)
+	}
+	n.wg.Add(1)
+	go n.watchLeadership()
+	return n, nil
+}
+
+// routableAddr resolves addr and rejects unspecified hosts, which other nodes
+// could not dial.
+func routableAddr(addr string) (*net.TCPAddr, error) {
+	ta, err := net.ResolveTCPAddr("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: raft address %q: %w", addr, err)
+	}
+	if ta.IP == nil || ta.IP.IsUnspecified() {
+		return nil, fmt.Errorf("cluster: raft address %q is not routable; use an address other nodes can reach", addr)
+	}
+	return ta, nil
+}
+
+// ID returns this node's server ID.
+func (n *Node) ID() string { return n.cfg.ID }
+
+// HadState reports whether Raft state existed on disk when the node started.
+// A node with state ignores --join: it is already a member.
+func (n *Node) HadState() bool { return n.hadState }
+
+// FSM returns the node's state machine (for local reads and introspection).
+func (n *Node) FSM() *fsm.FSM { return n.fsm }
+
+// DefaultConsistency is the server-wide default read level.
+func (n *Node) DefaultConsistency() Consistency { return n.cfg.DefaultConsistency }
+
+// Self returns this node's own member description.
+func (n *Node) Self() Member {
+	return Member{
+		ID: n.cfg.ID, RaftAddr: string(n.trans.LocalAddr()), RESPAddr: n.cfg.RESPAddr,
+		RPCAddr: n.cfg.RPCAddr, HTTPAddr: n.cfg.HTTPAddr, Voter: true, Role: n.Role(),
+	}
+}
+
+func (n *Node) selfMeta() fsm.NodeMeta {
+	return fsm.NodeMeta{
+		ID: n.cfg.ID, RaftAddr: string(n.trans.LocalAddr()), RESPAddr: n.cfg.RESPAddr,
+		RPCAddr: n.cfg.RPCAddr, HTTPAddr: n.cfg.HTTPAddr,
+	}
+}
+
+// Role returns this node's Raft role.
+func (n *Node) Role() Role {
+	switch n.raft.State() {
+	case raft.Leader:
+		return RoleLeader
+	case raft.Candidate:
+		return RoleCandidate
+	case raft.Shutdown:
+		return RoleShutdown
+	}
+	return RoleFollower
+}
+
+// IsLeader reports whether this node is the leader.
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// Leader returns the current leader as far as this node knows.
+func (n *Node) Leader() (Member, bool) {
+	addr, id := n.raft.LeaderWithID()
+	if id == "" {
+		return Member{}, false
+	}
+	m := Member{ID: string(id), RaftAddr: string(addr), Voter: true, Role: RoleLeader}
+	if meta, ok, err := n.fsm.Node(string(id)); err == nil && ok {
+		m.RESPAddr, m.RPCAddr, m.HTTPAddr = meta.RESPAddr, meta.RPCAddr, meta.HTTPAddr
+	}
+	return m, true
+}
+
+// leaderRPC returns the leader's gRPC address, or ErrNoLeader.
+func (n *Node) leaderRPC() (string, error) {
+	m, ok := n.Leader()
+	if !ok || m.RPCAddr == "" {
+		return "", ErrNoLeader
+	}
+	return m.RPCAddr, nil
+}
+
+// Members lists every server in the latest Raft configuration with its
+// replicated metadata.
+func (n *Node) Members(ctx context.Context) ([]Member, error) {
+	cf := n.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return nil, translateRaftErr(err, false)
+	}
+	_, leaderID := n.raft.LeaderWithID()
+	servers := cf.Configuration().Servers
+	out := make([]Member, 0, len(servers))
+	for _, s := range servers {
+		m := Member{ID: string(s.ID), RaftAddr: string(s.Address), Voter: s.Suffrage == raft.Voter, Role: RoleFollower}
+		if s.ID == leaderID {
+			m.Role = RoleLeader
+		}
+		if meta, ok, err := n.fsm.Node(string(s.ID)); err == nil && ok {
+			m.RESPAddr, m.RPCAddr, m.HTTPAddr = meta.RESPAddr, meta.RPCAddr, meta.HTTPAddr
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// Stats returns Raft's statistics plus the fsm's applied index.
+func (n *Node) Stats() map[string]string {
+	s := n.raft.Stats()
+	s["fsm_applied_index"] = fmt.Sprint(n.fsm.AppliedIndex())
+	s["id"] = n.cfg.ID
+	return s
+}
+
+// CommitIndex, Term, LastIndex expose Raft counters for introspection.
+func (n *Node) CommitIndex() uint64 { return n.raft.CommitIndex() }
+
+// Term returns the current Raft term.
+func (n *Node) Term() uint64 { return n.raft.CurrentTerm() }
+
+// WaitForLeader blocks until some leader is known or the timeout passes.
+func (n *Node) WaitForLeader(timeout time.Duration) (Member, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		if m, ok := n.Leader(); ok {
+			return m, nil
+		}
+		if time.Now().After(deadline) {
+			return Member{}, ErrNoLeader
+		}
+		select {
+		case <-n.stop:
+			return Member{}, ErrClosed
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// Snapshot asks Raft to take a snapshot now (and compact its log).
+func (n *Node) Snapshot() error {
+	err := n.raft.Snapshot().Error()
+	if errors.Is(err, raft.ErrNothingNewToSnapshot) {
+		return nil
+	}
+	return err
+}
+
+// watchLeadership reacts to leadership changes: a new leader proposes a no-op
+// so it learns when an entry of its own term has applied (only then is its
+// commit index current and reads allowed), and records its own metadata.
+func (n *Node) watchLeadership() {
+	defer n.wg.Done()
+	ch := n.raft.LeaderCh()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case isLeader := <-ch:
+			if !isLeader {
+				n.lease.Store(0)
+				continue
+			}
+			n.wg.Add(1)
+			go n.onLeader(n.raft.CurrentTerm())
+		}
+	}
+}
+
+func (n *Node) onLeader(term uint64) {
+	defer n.wg.Done()
+	for attempt := 0; ; attempt++ {
+		if n.closing.Load() || n.raft.State() != raft.Leader || n.raft.CurrentTerm() != term {
+			return
+		}
+		_, err := n.applyLocal(fsm.NewNoop(), n.cfg.LeaderWait)
+		if err == nil {
+			break
+		}
+		n.log.Warn("leader no-op failed; retrying", "term", term, "err", err)
+		select {
+		case <-n.stop:
+			return
+		case <-time.After(backoff(attempt)):
+		}
+	}
+	if n.raft.CurrentTerm() != term {
+		return
+	}
+	n.setReadyTerm(term)
+	n.log.Info("leader ready", "id", n.cfg.ID, "term", term)
+	// Record or refresh this node's own addresses in the replicated metadata.
+	want := n.selfMeta()
+	if have, ok, err := n.fsm.Node(want.ID); err == nil && ok && have == want {
+		return
+	}
+	if _, err := n.applyLocal(fsm.NewSetNode(want), n.cfg.LeaderWait); err != nil {
+		n.log.Warn("recording own metadata failed", "err", err)
+	}
+}
+
+func (n *Node) setReadyTerm(term uint64) {
+	n.readyMu.Lock()
+	n.readyTerm.Store(term)
+	close(n.readyCh)
+	n.readyCh = make(chan struct{})
+	n.readyMu.Unlock()
+}
+
+// waitReady waits until this node leads and has applied an entry of its
+// current term.
+func (n *Node) waitReady(ctx context.Context) error {
+	for {
+		if n.raft.State() != raft.Leader {
+			return ErrNotLeader
+		}
+		n.readyMu.Lock()
+		ready := n.readyTerm.Load() == n.raft.CurrentTerm()
+		ch := n.readyCh
+		n.readyMu.Unlock()
+		if ready {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ErrNotReady
+		case <-n.stop:
+			return ErrClosed
+		}
+	}
+}
+
+func backoff(attempt int) time.Duration {
+	d := 20 * time.Millisecond << min(attempt, 6)
+	return min(d, time.Second)
+}
+
+// Close shuts the node down. A leader with other voters first hands
+// leadership over so the cluster does not wait for an election timeout.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		n.closing.Store(true)
+		if n.raft.State() == raft.Leader && n.otherVoters() > 0 {
+			f := n.raft.LeadershipTransfer()
+			done := make(chan error, 1)
+			go func() { done <- f.Error() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					n.log.Warn("leadership transfer on shutdown failed", "err", err)
+				} else {
+					n.log.Info("leadership transferred on shutdown")
+				}
+			case <-time.After(DefaultShutdownTransfer):
+				n.log.Warn("leadership transfer on shutdown timed out")
+			}
+		}
+		n.closeErr = n.shutdown()
+	})
+	return n.closeErr
+}
+
+// Kill stops the node abruptly, as a crash would: no leadership transfer.
+// Tests use it to simulate a hard stop of an in-process node.
+func (n *Node) Kill() error {
+	n.closeOnce.Do(func() {
+		n.closing.Store(true)
+		n.closeErr = n.shutdown()
+	})
+	return n.closeErr
+}
+
+func (n *Node) shutdown() error {
+	close(n.stop)
+	var errs []error
+	if err := n.raft.Shutdown().Error(); err != nil {
+		errs = append(errs, fmt.Errorf("cluster: raft shutdown: %w", err))
+	}
+	n.wg.Wait()
+	if err := n.trans.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("cluster: transport close: %w", err))
+	}
+	if err := n.store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("cluster: raft log close: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+func (n *Node) otherVoters() int {
+	cf := n.raft.GetConfiguration()
+	if cf.Error() != nil {
+		return 0
+	}
+	c := 0
+	for _, s := range cf.Configuration().Servers {
+		if s.Suffrage == raft.Voter && string(s.ID) != n.cfg.ID {
+			c++
+		}
+	}
+	return c
+}
+
+// newHCLogger adapts slog to the hclog interface Raft wants: Raft's lines are
+// formatted by hclog and handed to slog as messages.
+func newHCLogger(l *slog.Logger) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
+		Name:   "raft",
+		Level:  hclog.Info,
+		Output: slogWriter{l},
+	})
+}
+
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	line := strings.TrimRight(string(p), "\n")
+	switch {
+	case strings.Contains(line, "[ERROR]"):
+		w.l.Error(line)
+	case strings.Contains(line, "[WARN]"):
+		w.l.Warn(line)
+	default:
+		w.l.Info(line)
+	}
+	return len(p), nil
+}

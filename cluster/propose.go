@@ -1,0 +1,142 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/riot-kv/riot-redis/fsm"
+)
+
+// Propose replicates c and returns its result. On the leader it is applied
+// through Raft; on a follower it is relayed to the leader over gRPC. Errors that
+// mean "not applied" (no leader yet, leader changed before accepting it) are
+// retried until ctx or the leader wait runs out. ErrUnknownOutcome is never
+// retried: the write may have been applied.
+func (n *Node) Propose(ctx context.Context, c *fsm.Command) (fsm.Result, error) {
+	var data []byte
+	deadline := time.Now().Add(n.cfg.LeaderWait)
+	for attempt := 0; ; attempt++ {
+		if n.closing.Load() {
+			return fsm.Result{}, ErrClosed
+		}
+		var (
+			res fsm.Result
+			err error
+		)
+		if n.IsLeader() {
+			res, err = n.applyLocal(c, timeoutFrom(ctx, n.cfg.LeaderWait))
+		} else {
+			var addr string
+			addr, err = n.leaderRPC()
+			if err == nil {
+				if data == nil {
+					if data, err = c.MarshalBinary(); err != nil {
+						return fsm.Result{}, fmt.Errorf("cluster: encode command: %w", err)
+					}
+				}
+				var out []byte
+				out, err = n.cfg.Relay.Propose(ctx, addr, data)
+				if err == nil {
+					res, err = fsm.DecodeResult(out)
+					if err != nil {
+						// The leader applied it; only its reply is unreadable.
+						return fsm.Result{}, fmt.Errorf("%w: bad reply from leader: %v", ErrUnknownOutcome, err)
+					}
+				}
+			}
+		}
+		if err == nil || !retryable(err) {
+			return res, err
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			if errors.Is(err, ErrNotLeader) {
+				err = ErrNoLeader
+			}
+			return fsm.Result{}, err
+		}
+		select {
+		case <-ctx.Done():
+			return fsm.Result{}, ErrNoLeader
+		case <-n.stop:
+			return fsm.Result{}, ErrClosed
+		case <-time.After(backoff(attempt)):
+		}
+	}
+}
+
+// retryable reports errors after which the command was certainly not applied.
+func retryable(err error) bool {
+	return errors.Is(err, ErrNoLeader) || errors.Is(err, ErrNotLeader)
+}
+
+// ProposeLocal applies an encoded command on this node, which must be the
+// leader. It never relays (the rpc server calls it for followers' writes).
+func (n *Node) ProposeLocal(ctx context.Context, cmd []byte) ([]byte, error) {
+	c, err := fsm.DecodeCommand(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: relayed command: %w", err)
+	}
+	res, err := n.applyLocal(c, timeoutFrom(ctx, n.cfg.LeaderWait))
+	if err != nil {
+		return nil, err
+	}
+	return res.MarshalBinary()
+}
+
+// applyLocal stamps c with the leader's clock and applies it through Raft.
+func (n *Node) applyLocal(c *fsm.Command, timeout time.Duration) (fsm.Result, error) {
+	if n.raft.State() != raft.Leader {
+		return fsm.Result{}, ErrNotLeader
+	}
+	c.Now = time.Now().UnixMilli()
+	data, err := c.MarshalBinary()
+	if err != nil {
+		return fsm.Result{}, fmt.Errorf("cluster: encode command: %w", err)
+	}
+	f := n.raft.Apply(data, timeout)
+	if err := f.Error(); err != nil {
+		return fsm.Result{}, translateRaftErr(err, true)
+	}
+	res, ok := f.Response().(fsm.Result)
+	if !ok {
+		return fsm.Result{}, fmt.Errorf("cluster: unexpected apply response %T", f.Response())
+	}
+	return res, nil
+}
+
+// translateRaftErr maps Raft's errors to this package's sentinels. proposed
+// says whether the entry may have been handed to Raft's log.
+func translateRaftErr(err error, proposed bool) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		return ErrNotLeader
+	case errors.Is(err, raft.ErrEnqueueTimeout):
+		return ErrTimeout
+	case errors.Is(err, raft.ErrLeadershipLost):
+		if proposed {
+			return fmt.Errorf("%w: %v", ErrUnknownOutcome, err)
+		}
+		return ErrNotLeader
+	case errors.Is(err, raft.ErrRaftShutdown):
+		if proposed {
+			return fmt.Errorf("%w: %v", ErrUnknownOutcome, err)
+		}
+		return ErrClosed
+	}
+	return err
+}
+
+// timeoutFrom returns the time left until ctx's deadline, or def.
+func timeoutFrom(ctx context.Context, def time.Duration) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		if d := time.Until(dl); d > 0 {
+			return d
+		}
+		return time.Millisecond
+	}
+	return def
+}

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/riot-kv/riot-redis/internal/testcluster"
+)
+
+func TestParseConfigDefaultsAndErrors(t *testing.T) {
+	cfg, err := parseConfig(nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	if cfg.RESPAddr != "127.0.0.1:6379" || cfg.Dir != "./riot-data" || cfg.Engine != "leveldb" ||
+		cfg.ReadConsistency != "linearizable" || cfg.RaftAddr != "127.0.0.1:12000" ||
+		cfg.RPCAddr != "127.0.0.1:32123" || cfg.HTTPAddr != "127.0.0.1:8080" || len(cfg.Join) != 0 {
+		t.Fatalf("unexpected defaults: %+v", cfg)
+	}
+
+	bad := []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"--engine", "rocks"}, "--engine"},
+		{[]string{"--read-consistency", "eventual"}, "--read-consistency"},
+		{[]string{"--resp-addr", "nohostport"}, "--resp-addr"},
+		{[]string{"--raft-addr", "0.0.0.0:12000"}, "--raft-addr"},
+		{[]string{"--rpc-addr", "127.0.0.1:notaport"}, "--rpc-addr"},
+		{[]string{"--join", "a,b:1"}, "--join"},
+		{[]string{"--dir", ""}, "--dir"},
+		{[]string{"--nope", "x"}, "nope"},
+		{[]string{"stray"}, "stray"},
+	}
+	for _, tc := range bad {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, err := parseConfig(tc.args, &bytes.Buffer{})
+			if err == nil || !strings.Contains(err.Error(), tc.flag) {
+				t.Fatalf("parseConfig(%q) = %v; want an error naming %s", tc.args, err, tc.flag)
+			}
+		})
+	}
+
+	file := filepath.Join(t.TempDir(), "riot.conf")
+	os.WriteFile(file, []byte("# a node\nengine bolt\nread-consistency = stale\njoin 127.0.0.1:7000,127.0.0.1:7001\nresp-addr=127.0.0.1:7379\n"), 0o644)
+	cfg, err = parseConfig([]string{"--config", file, "--engine", "memory"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatalf("config file: %v", err)
+	}
+	if cfg.Engine != "memory" || cfg.ReadConsistency != "stale" || len(cfg.Join) != 2 || cfg.RESPAddr != "127.0.0.1:7379" {
+		t.Fatalf("config file + flags: %+v", cfg)
+	}
+	os.WriteFile(file, []byte("colour blue\n"), 0o644)
+	if _, err := parseConfig([]string{"--config", file}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "colour") {
+		t.Fatalf("unknown config setting: %v", err)
+	}
+}
+
+// proc is one riot-redis process.
+type proc struct {
+	name string
+	args []string
+	resp string
+	cmd  *exec.Cmd
+	out  *bytes.Buffer
+	mu   sync.Mutex
+}
+
+func (p *proc) start(t *testing.T, bin string) {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.out = &bytes.Buffer{}
+	p.cmd = exec.Command(bin, p.args...)
+	p.cmd.Stdout = p.out
+	p.cmd.Stderr = p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", p.name, err)
+	}
+}
+
+func TestProcessCluster(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "riot-redis")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	base := t.TempDir()
+	var procs []*proc
+	var join []string
+	for i := 1; i <= 3; i++ {
+		p := &proc{name: fmt.Sprintf("node%d", i), resp: testcluster.FreeAddr(t)}
+		p.args = []string{"--id", p.name, "--dir", filepath.Join(base, p.name),
+			"--resp-addr", p.resp, "--raft-addr", testcluster.FreeAddr(t),
+			"--rpc-addr", testcluster.FreeAddr(t), "--http-addr", testcluster.FreeAddr(t)}
+		if len(join) > 0 {
+			p.args = append(p.args, "--join", strings.Join(join, ","))
+		}
+		join = append(join, p.resp)
+		procs = append(procs, p)
+	}
+	t.Cleanup(func() {
+		for _, p := range procs {
+			if p.cmd != nil && p.cmd.ProcessState == nil {
+				p.cmd.Process.Kill()
+				p.cmd.Wait()
+			}
+			if t.Failed() {
+				t.Logf("--- %s output ---\n%s", p.name, p.out.String())
+			}
+		}
+	})
+	for _, p := range procs {
+		p.start(t, bin)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	clients := make([]*redis.Client, len(procs))
+	for i, p := range procs {
+		clients[i] = redis.NewClient(&redis.Options{Addr: p.resp, Protocol: 2, MaxRetries: -1})
+		defer clients[i].Close()
+	}
+	// Wait until every process lists three peers.
+	testcluster.Eventually(t, 60*time.Second, func() error {
+		for i, c := range clients {
+			peers, err := c.Do(ctx, "CLUSTER", "PEERS").Slice()
+			if err != nil {
+				return fmt.Errorf("%s: %w", procs[i].name, err)
+			}
+			if len(peers) != 3 {
+				return fmt.Errorf("%s lists %d peers", procs[i].name, len(peers))
+			}
+		}
+		return nil
+	})
+	for i, c := range clients {
+		key := fmt.Sprintf("from-%d", i)
+		if err := c.Set(ctx, key, procs[i].name, 0).Err(); err != nil {
+			t.Fatalf("SET via %s: %v", procs[i].name, err)
+		}
+		if err := c.IncrBy(ctx, "sum", int64(i+1)).Err(); err != nil {
+			t.Fatalf("INCRBY via %s: %v", procs[i].name, err)
+		}
+	}
+	for i, c := range clients {
+		for j := range clients {
+			got, err := c.Get(ctx, fmt.Sprintf("from-%d", j)).Result()
+			if err != nil || got != procs[j].name {
+				t.Fatalf("GET from-%d via %s = %q, %v", j, procs[i].name, got, err)
+			}
+		}
+		if sum, err := c.Get(ctx, "sum").Int(); err != nil || sum != 6 {
+			t.Fatalf("GET sum via %s = %d, %v; want 6", procs[i].name, sum, err)
+		}
+	}
+	// SIGTERM on the leader hands leadership over before it exits, and the two
+	// remaining nodes keep serving writes.
+	leader := -1
+	for i, c := range clients {
+		if role, _ := c.Do(ctx, "CLUSTER", "ROLE").Text(); role == "leader" {
+			leader = i
+		}
+	}
+	if leader < 0 {
+		t.Fatal("no process reports itself leader")
+	}
+	lp := procs[leader]
+	lp.cmd.Process.Signal(syscall.SIGTERM)
+	if err := lp.cmd.Wait(); err != nil {
+		t.Fatalf("leader %s exited with %v", lp.name, err)
+	}
+	if !strings.Contains(lp.out.String(), "leadership transferred on shutdown") {
+		t.Fatalf("leader %s did not transfer leadership on SIGTERM; log:\n%s", lp.name, lp.out.String())
+	}
+	other := clients[(leader+1)%3]
+	if err := other.Set(ctx, "after-leader-exit", "1", 0).Err(); err != nil {
+		t.Fatalf("SET after the leader's SIGTERM: %v", err)
+	}
+	// SIGTERM the rest: each shuts down cleanly and exits 0.
+	for i, p := range procs {
+		if i != leader {
+			p.cmd.Process.Signal(syscall.SIGTERM)
+		}
+	}
+	for i, p := range procs {
+		if i == leader {
+			continue
+		}
+		done := make(chan error, 1)
+		go func() { done <- p.cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s exited with %v", p.name, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("%s did not exit within 30s of SIGTERM", p.name)
+		}
+	}
+}

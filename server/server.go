@@ -1,0 +1,325 @@
+// Package server is Riot's composition root: it opens storage, the state
+// machine, the Raft node, the gRPC relay, the RESP listener and the HTTP admin
+// interface in that order, and closes them in reverse. cmd/riot-redis and the
+// in-process test clusters both build nodes through it.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/riot-kv/riot-redis/cluster"
+	"github.com/riot-kv/riot-redis/fsm"
+	"github.com/riot-kv/riot-redis/resp"
+	"github.com/riot-kv/riot-redis/rpc"
+	"github.com/riot-kv/riot-redis/storage"
+)
+
+// Defaults, as documented in DESIGN.md and the README.
+const (
+	DefaultDir             = "./riot-data"
+	DefaultRESPAddr        = "127.0.0.1:6379"
+	DefaultHTTPAddr        = "127.0.0.1:8080"
+	DefaultRPCAddr         = "127.0.0.1:32123"
+	DefaultRaftAddr        = "127.0.0.1:12000"
+	DefaultEngine          = "leveldb"
+	DefaultReadConsistency = "linearizable"
+
+	// joinAttemptTimeout bounds one CLUSTER JOIN request to one member.
+	joinAttemptTimeout = 10 * time.Second
+	// maxJoinBackoff caps the wait between join rounds.
+	maxJoinBackoff = 5 * time.Second
+)
+
+// Config is everything a node needs. Every field can come from a flag or the
+// config file.
+type Config struct {
+	ID              string   `json:"id"`
+	Dir             string   `json:"dir"`
+	RESPAddr        string   `json:"resp-addr"`
+	RaftAddr        string   `json:"raft-addr"`
+	RPCAddr         string   `json:"rpc-addr"`
+	HTTPAddr        string   `json:"http-addr"`
+	Join            []string `json:"join"`
+	Engine          string   `json:"engine"`
+	ReadConsistency string   `json:"read-consistency"`
+
+	// Raft timing; zero means the cluster package's defaults. Tests shorten them.
+	HeartbeatTimeout  time.Duration `json:"-"`
+	ElectionTimeout   time.Duration `json:"-"`
+	SnapshotThreshold uint64        `json:"-"`
+	TrailingLogs      uint64        `json:"-"`
+
+	Logger *slog.Logger `json:"-"`
+}
+
+// DefaultConfig returns a Config with every default filled in.
+func DefaultConfig() Config {
+	return Config{
+		Dir:             DefaultDir,
+		RESPAddr:        DefaultRESPAddr,
+		RaftAddr:        DefaultRaftAddr,
+		RPCAddr:         DefaultRPCAddr,
+		HTTPAddr:        DefaultHTTPAddr,
+		Engine:          DefaultEngine,
+		ReadConsistency: DefaultReadConsistency,
+	}
+}
+
+// Validate checks the configuration and names the offending flag.
+func (c *Config) Validate() error {
+	if c.Dir == "" {
+		return errors.New("--dir must not be empty")
+	}
+	for _, a := range []struct{ flag, v string }{
+		{"--resp-addr", c.RESPAddr}, {"--raft-addr", c.RaftAddr}, {"--rpc-addr", c.RPCAddr},
+	} {
+		if err := checkHostPort(a.v); err != nil {
+			return fmt.Errorf("%s: %w", a.flag, err)
+		}
+	}
+	if c.HTTPAddr != "" {
+		if err := checkHostPort(c.HTTPAddr); err != nil {
+			return fmt.Errorf("--http-addr: %w", err)
+		}
+	}
+	if ip := net.ParseIP(hostOf(c.RaftAddr)); ip != nil && ip.IsUnspecified() {
+		return fmt.Errorf("--raft-addr: %q is not routable; give an address other nodes can reach", c.RaftAddr)
+	}
+	for _, j := range c.Join {
+		if err := checkHostPort(j); err != nil {
+			return fmt.Errorf("--join: %q: %w", j, err)
+		}
+	}
+	known := false
+	for _, n := range storage.Names() {
+		known = known || n == c.Engine
+	}
+	if !known {
+		return fmt.Errorf("--engine: unknown engine %q (want one of %s)", c.Engine, strings.Join(storage.Names(), ", "))
+	}
+	if _, err := cluster.ParseConsistency(c.ReadConsistency); err != nil {
+		return fmt.Errorf("--read-consistency: %w", err)
+	}
+	if strings.ContainsAny(c.ID, " \t\r\n") {
+		return fmt.Errorf("--id: %q must not contain whitespace", c.ID)
+	}
+	return nil
+}
+
+func checkHostPort(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port: %w", s, err)
+	}
+	_ = host
+	if port == "" {
+		return fmt.Errorf("%q has no port", s)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("%q: bad port: %w", s, err)
+	}
+	return nil
+}
+
+func hostOf(s string) string {
+	h, _, _ := net.SplitHostPort(s)
+	return h
+}
+
+// Server is one running riot-redis node.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	engine storage.Engine
+	fsm    *fsm.FSM
+	relay  *rpc.Client
+	node   *cluster.Node
+	rpcSrv *rpc.Server
+	rpcLis net.Listener
+	resp   *resp.Server
+
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New validates cfg, opens every component and starts serving. On error,
+// whatever was opened is closed again.
+func New(cfg Config) (_ *Server, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.ID == "" {
+		cfg.ID = cfg.RaftAddr
+	}
+	lvl, _ := cluster.ParseConsistency(cfg.ReadConsistency)
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("--dir: %w", err)
+	}
+	if s.engine, err = storage.Open(cfg.Engine, filepath.Join(cfg.Dir, "engine")); err != nil {
+		return nil, fmt.Errorf("open %s engine: %w", cfg.Engine, err)
+	}
+	if s.fsm, err = fsm.New(s.engine); err != nil {
+		return nil, fmt.Errorf("open state machine: %w", err)
+	}
+	s.relay = rpc.NewClient(rpc.ClientOptions{})
+	if s.rpcLis, err = net.Listen("tcp", cfg.RPCAddr); err != nil {
+		return nil, fmt.Errorf("--rpc-addr: %w", err)
+	}
+	s.node, err = cluster.New(cluster.Config{
+		ID:                 cfg.ID,
+		Dir:                cfg.Dir,
+		RaftAddr:           cfg.RaftAddr,
+		RESPAddr:           cfg.RESPAddr,
+		RPCAddr:            s.rpcLis.Addr().String(),
+		HTTPAddr:           cfg.HTTPAddr,
+		Bootstrap:          len(cfg.Join) == 0,
+		DefaultConsistency: lvl,
+		Relay:              s.relay,
+		Logger:             cfg.Logger.With("component", "cluster"),
+		HeartbeatTimeout:   cfg.HeartbeatTimeout,
+		ElectionTimeout:    cfg.ElectionTimeout,
+		SnapshotThreshold:  cfg.SnapshotThreshold,
+		TrailingLogs:       cfg.TrailingLogs,
+	}, s.fsm)
+	if err != nil {
+		return nil, err
+	}
+	s.rpcSrv = rpc.NewServer(s.node)
+	lis := s.rpcLis
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.rpcSrv.Serve(lis); err != nil {
+			s.log.Warn("rpc server stopped", "err", err)
+		}
+	}()
+	if s.resp, err = resp.New(resp.Config{Addr: cfg.RESPAddr, Logger: cfg.Logger.With("component", "resp")}, s.node); err != nil {
+		return nil, err
+	}
+	if err := s.resp.Start(); err != nil {
+		return nil, fmt.Errorf("--resp-addr: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	if len(cfg.Join) > 0 {
+		if s.node.HadState() {
+			s.log.Info("raft state found; ignoring --join and rejoining as an existing member")
+		} else {
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				s.joinLoop(ctx)
+			}()
+		}
+	}
+	s.log.Info("riot-redis node started", "id", cfg.ID, "resp", s.resp.Addr(), "raft", cfg.RaftAddr,
+		"rpc", s.rpcLis.Addr().String(), "dir", cfg.Dir, "engine", cfg.Engine, "read_consistency", cfg.ReadConsistency)
+	return s, nil
+}
+
+// joinLoop asks the --join members, over RESP, to add this node, retrying
+// with backoff until one accepts or the server closes.
+func (s *Server) joinLoop(ctx context.Context) {
+	self := s.node.Self()
+	args := []interface{}{"CLUSTER", "JOIN", self.ID, self.RaftAddr, self.RESPAddr, self.RPCAddr, s.cfg.HTTPAddr}
+	for attempt := 0; ; attempt++ {
+		for _, addr := range s.cfg.Join {
+			c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 2 * time.Second,
+				ReadTimeout: joinAttemptTimeout, DisableIdentity: true, Protocol: 2})
+			actx, cancel := context.WithTimeout(ctx, joinAttemptTimeout)
+			err := c.Do(actx, args...).Err()
+			cancel()
+			c.Close()
+			if err == nil {
+				s.log.Info("joined cluster", "via", addr)
+				return
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Warn("join attempt failed", "via", addr, "attempt", attempt, "err", err)
+		}
+		d := min(100*time.Millisecond<<min(attempt, 6), maxJoinBackoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(d):
+		}
+	}
+}
+
+// Node returns the Raft node.
+func (s *Server) Node() *cluster.Node { return s.node }
+
+// RESPAddr returns the address the RESP listener is bound to.
+func (s *Server) RESPAddr() string { return s.resp.Addr() }
+
+// RPCAddr returns the address the gRPC listener is bound to.
+func (s *Server) RPCAddr() string { return s.rpcLis.Addr().String() }
+
+// Config returns the server's configuration.
+func (s *Server) Config() Config { return s.cfg }
+
+// Close shuts the node down gracefully: client listeners first, then Raft
+// (handing leadership over if this node leads), then storage.
+func (s *Server) Close() error {
+	return s.closeWith(func(n *cluster.Node) error { return n.Close() })
+}
+
+// Kill stops the node as abruptly as the process allows in-process: no
+// leadership transfer. Tests use it to simulate a crash.
+func (s *Server) Kill() error {
+	return s.closeWith(func(n *cluster.Node) error { return n.Kill() })
+}
+
+func (s *Server) closeWith(stopNode func(*cluster.Node) error) error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.cancel != nil {
+			s.cancel()
+		}
+		if s.resp != nil {
+			errs = append(errs, s.resp.Close())
+		}
+		if s.rpcSrv != nil {
+			s.rpcSrv.Stop()
+		} else if s.rpcLis != nil {
+			s.rpcLis.Close()
+		}
+		if s.node != nil {
+			errs = append(errs, stopNode(s.node))
+		}
+		s.wg.Wait()
+		if s.relay != nil {
+			errs = append(errs, s.relay.Close())
+		}
+		if s.engine != nil {
+			errs = append(errs, s.engine.Close())
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
