@@ -14,7 +14,8 @@ import (
 var (
 	// ErrNotFound is returned by Get when the key does not exist.
 	ErrNotFound = errors.New("storage: not found")
-	// ErrClosed is returned by every operation on a closed engine or snapshot.
+	// ErrClosed is returned by every operation on a closed engine, on a
+	// released snapshot, and by the iterators of a closed engine.
 	ErrClosed = errors.New("storage: closed")
 	// ErrNewerLayout is returned by Open when the directory was written by a newer,
 	// unknown on-disk layout. The engine refuses to touch it.
@@ -42,7 +43,9 @@ type Reader interface {
 type Engine interface {
 	Reader
 	// Write applies b atomically (all or nothing) and records appliedIndex with it
-	// in the same atomic write. An empty batch still records the index.
+	// in the same atomic write. An empty batch still records the index. Durable
+	// engines have the write on stable storage (fsync) when Write returns. The
+	// engine copies what it keeps: the caller may reuse b's buffers afterwards.
 	Write(b *Batch, appliedIndex uint64) error
 	// AppliedIndex returns the index recorded by the last successful Write or
 	// Replace (0 for a new engine).
@@ -52,9 +55,13 @@ type Engine interface {
 	Snapshot() (Snapshot, error)
 	// Replace atomically replaces the whole content of the engine with the pairs
 	// src yields (in ascending key order) and records appliedIndex. If src
-	// reports an error the old content is left exactly as it was.
+	// reports an error the old content is left exactly as it was, also across a
+	// crash. Writes made while Replace runs may be discarded by it. Snapshots and
+	// iterators opened before Replace keep seeing the old content.
 	Replace(src Source, appliedIndex uint64) error
-	// Close releases the engine. Durable engines keep their data for the next Open.
+	// Close releases the engine. Durable engines keep their data for the next
+	// Open. Snapshots and iterators still open report ErrClosed afterwards.
+	// Close is idempotent.
 	Close() error
 }
 
@@ -63,7 +70,8 @@ type Snapshot interface {
 	Reader
 	// AppliedIndex is the applied index recorded at the time of the snapshot.
 	AppliedIndex() uint64
-	// Release frees the snapshot. It is safe to call more than once.
+	// Release frees the snapshot. It is safe to call more than once. Iterators
+	// already opened on the snapshot stay usable until they are closed.
 	Release()
 }
 
@@ -79,7 +87,8 @@ type Source interface {
 }
 
 // Iterator walks keys in ascending order. Key and Value are valid until the next
-// call to Next; copy them to keep them.
+// call to Next; copy them to keep them, and do not modify them. An iterator is
+// a point-in-time view and is not safe for concurrent use.
 type Iterator interface {
 	Source
 	Close() error
@@ -120,7 +129,8 @@ func (b *Batch) Delete(key []byte) {
 // Len is the number of operations in the batch.
 func (b *Batch) Len() int { return len(b.ops) }
 
-// Ops returns the operations in the order they were added.
+// Ops returns the operations in the order they were added. The slice is the
+// batch's own; do not modify it.
 func (b *Batch) Ops() []Op { return b.ops }
 
 // Reset empties the batch for reuse.

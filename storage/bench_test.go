@@ -1,0 +1,178 @@
+package storage
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+const (
+	benchKeys     = 100_000
+	benchValueLen = 64
+)
+
+func benchKey(i int) []byte { return fmt.Appendf(nil, "key:%08d", i) }
+
+// mustBenchEngine opens engine c in a temporary directory, preloaded with n
+// keys of benchValueLen bytes.
+func mustBenchEngine(b *testing.B, c engineCase, n int) Engine {
+	b.Helper()
+	e, err := Open(c.name, b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = e.Close() })
+	val := make([]byte, benchValueLen)
+	var batch Batch
+	idx := uint64(0)
+	for i := 0; i < n; i++ {
+		batch.Put(benchKey(i), val)
+		if batch.Len() == 1000 || i == n-1 {
+			idx++
+			if err := e.Write(&batch, idx); err != nil {
+				b.Fatal(err)
+			}
+			batch.Reset()
+		}
+	}
+	return e
+}
+
+func forEachEngine(b *testing.B, fn func(b *testing.B, c engineCase)) {
+	for _, c := range engineCases {
+		b.Run(c.name, func(b *testing.B) { fn(b, c) })
+	}
+}
+
+// BenchmarkWrite writes batches of 64-byte values; every Write is durable on
+// the leveldb and bolt engines (one fsync per batch).
+func BenchmarkWrite(b *testing.B) {
+	forEachEngine(b, func(b *testing.B, c engineCase) {
+		for _, size := range []int{1, 64, 1024} {
+			b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+				e := mustBenchEngine(b, c, 0)
+				keys := make([][]byte, benchKeys)
+				for i := range keys {
+					keys[i] = benchKey(i)
+				}
+				val := make([]byte, benchValueLen)
+				var batch Batch
+				b.SetBytes(int64(size * benchValueLen))
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					batch.Reset()
+					for j := 0; j < size; j++ {
+						batch.Put(keys[(i*size+j)%benchKeys], val)
+					}
+					if err := e.Write(&batch, uint64(i+1)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "ops/s")
+			})
+		}
+	})
+}
+
+// BenchmarkGet reads random existing keys from 100k.
+func BenchmarkGet(b *testing.B) {
+	forEachEngine(b, func(b *testing.B, c engineCase) {
+		e := mustBenchEngine(b, c, benchKeys)
+		keys := make([][]byte, benchKeys)
+		for i := range keys {
+			keys[i] = benchKey(i)
+		}
+		r := rand.New(rand.NewPCG(1, 1))
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, err := e.Get(keys[r.IntN(benchKeys)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+	})
+}
+
+// BenchmarkGetParallel is BenchmarkGet from GOMAXPROCS goroutines.
+func BenchmarkGetParallel(b *testing.B) {
+	forEachEngine(b, func(b *testing.B, c engineCase) {
+		e := mustBenchEngine(b, c, benchKeys)
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			r := rand.New(rand.NewPCG(rand.Uint64(), 2))
+			key := make([]byte, 0, 16)
+			for pb.Next() {
+				key = fmt.Appendf(key[:0], "key:%08d", r.IntN(benchKeys))
+				if _, err := e.Get(key); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+	})
+}
+
+// BenchmarkSnapshotIterate takes a snapshot of 100k pairs and iterates it,
+// as Raft snapshot persistence does.
+func BenchmarkSnapshotIterate(b *testing.B) {
+	forEachEngine(b, func(b *testing.B, c engineCase) {
+		e := mustBenchEngine(b, c, benchKeys)
+		b.SetBytes(int64(benchKeys * (len(benchKey(0)) + benchValueLen)))
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			snap, err := e.Snapshot()
+			if err != nil {
+				b.Fatal(err)
+			}
+			it := snap.NewIterator(nil, nil)
+			n := 0
+			for it.Next() {
+				n++
+			}
+			if err := it.Err(); err != nil {
+				b.Fatal(err)
+			}
+			_ = it.Close()
+			snap.Release()
+			if n != benchKeys {
+				b.Fatalf("iterated %d pairs, want %d", n, benchKeys)
+			}
+		}
+	})
+}
+
+// BenchmarkReplace replaces the content with 100k pairs, as a Raft restore does.
+func BenchmarkReplace(b *testing.B) {
+	forEachEngine(b, func(b *testing.B, c engineCase) {
+		e := mustBenchEngine(b, c, 1000)
+		keys := make([][]byte, benchKeys)
+		for i := range keys {
+			keys[i] = benchKey(i)
+		}
+		val := make([]byte, benchValueLen)
+		b.SetBytes(int64(benchKeys * (len(benchKey(0)) + benchValueLen)))
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := e.Replace(&bytesSource{keys: keys, value: val, i: -1}, uint64(i+1)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// bytesSource yields keys, each with the same value.
+type bytesSource struct {
+	keys  [][]byte
+	value []byte
+	i     int
+}
+
+func (s *bytesSource) Next() bool    { s.i++; return s.i < len(s.keys) }
+func (s *bytesSource) Key() []byte   { return s.keys[s.i] }
+func (s *bytesSource) Value() []byte { return s.value }
+func (s *bytesSource) Err() error    { return nil }
