@@ -1,0 +1,140 @@
+package resp
+
+import (
+	"context"
+	"time"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/riot-kv/riot-redis/cluster"
+	"github.com/riot-kv/riot-redis/fsm"
+)
+
+// client is the state of one connection, kept in the redcon connection's
+// context. Commands of one connection run one at a time on its goroutine, so
+// the fields need no locking.
+type client struct {
+	srv  *Server
+	conn redcon.Conn
+	id   int64
+
+	// ctx is cancelled when the connection closes or the server shuts down;
+	// every node call of the connection derives its deadline from it.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// readonly is set by READONLY: reads use cluster.Stale instead of the
+	// node's default consistency until READWRITE.
+	readonly bool
+	name     string // CLIENT SETNAME / HELLO SETNAME
+	libName  string // CLIENT SETINFO LIB-NAME
+	libVer   string // CLIENT SETINFO LIB-VER
+
+	// Read scratch. The read functions below are bound once per connection
+	// and exchange their arguments and results through these fields, so a
+	// read allocates no closure.
+	rkeys    [][]byte
+	rval     []byte
+	rok      bool
+	rcount   int64
+	getFn    func(*fsm.FSM) error
+	existsFn func(*fsm.FSM) error
+}
+
+func newClient(s *Server, conn redcon.Conn, id int64) *client {
+	c := &client{srv: s, conn: conn, id: id}
+	c.ctx, c.cancel = context.WithCancel(s.ctx)
+	c.getFn = c.readGet
+	c.existsFn = c.readExists
+	return c
+}
+
+// consistency is the level of the connection's next read.
+func (c *client) consistency() cluster.Consistency {
+	if c.readonly {
+		return cluster.Stale
+	}
+	return c.srv.node.DefaultConsistency()
+}
+
+// commandContext returns the context of one node call.
+func (c *client) commandContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.ctx, CommandTimeout)
+}
+
+// propose sends cmd to the node and writes its result.
+func (c *client) propose(cmd *fsm.Command) {
+	ctx, cancel := c.commandContext()
+	res, err := c.srv.node.Propose(ctx, cmd)
+	cancel()
+	if err != nil {
+		c.writeError(err, true)
+		return
+	}
+	writeResult(c.conn, res)
+}
+
+// read runs fn through the node at the connection's consistency level.
+func (c *client) read(fn func(*fsm.FSM) error) error {
+	ctx, cancel := c.commandContext()
+	err := c.srv.node.Read(ctx, c.consistency(), fn)
+	cancel()
+	return err
+}
+
+// readGet reads rkeys[0] into rval and rok.
+func (c *client) readGet(f *fsm.FSM) error {
+	v, ok, err := f.Get(c.rkeys[0], time.Now().UnixMilli())
+	c.rval, c.rok = v, ok
+	return err
+}
+
+// readExists counts into rcount how many of rkeys exist, duplicates counted
+// each time, all at one instant.
+func (c *client) readExists(f *fsm.FSM) error {
+	now := time.Now().UnixMilli()
+	var n int64
+	for _, k := range c.rkeys {
+		ok, err := f.Exists(k, now)
+		if err != nil {
+			return err
+		}
+		if ok {
+			n++
+		}
+	}
+	c.rcount = n
+	return nil
+}
+
+// writeError writes the reply for an error from the node. Errors the table
+// does not know are logged: they point at a bug or an unplanned failure.
+func (c *client) writeError(err error, write bool) {
+	if !knownError(err) {
+		c.srv.log.Warn("command failed", "client", c.id, "err", err)
+	}
+	c.conn.WriteError(errorText(err, write))
+}
+
+// writeResult writes a state machine result as the matching RESP reply.
+func writeResult(w redcon.Conn, r fsm.Result) {
+	switch r.Kind {
+	case fsm.ResultNil:
+		w.WriteNull()
+	case fsm.ResultOK:
+		w.WriteString("OK")
+	case fsm.ResultInt:
+		w.WriteInt64(r.Int)
+	case fsm.ResultBulk:
+		w.WriteBulk(r.Bulk)
+	case fsm.ResultError:
+		w.WriteError(r.Err)
+	case fsm.ResultArray:
+		w.WriteArray(len(r.Array))
+		for _, e := range r.Array {
+			writeResult(w, e)
+		}
+	default:
+		w.WriteError(ErrTextInternal)
+	}
+}

@@ -1,0 +1,69 @@
+package resp
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+)
+
+// Defaults and limits.
+const (
+	// DefaultAddr is the RESP listen address when Config.Addr is empty.
+	DefaultAddr = "127.0.0.1:6379"
+	// DefaultMaxValueSize is the largest bulk string a client may send, like
+	// Redis's default proto-max-bulk-len (512 MiB).
+	DefaultMaxValueSize int64 = 512 << 20
+	// CommandTimeout bounds every call a command makes on the node (a proposal,
+	// a consistent read, a membership change).
+	CommandTimeout = 10 * time.Second
+	// maxInlineSize is the longest inline (telnet-style) command line, like
+	// Redis's PROTO_INLINE_MAX_SIZE.
+	maxInlineSize = 64 << 10
+	// maxMultibulkLen is the largest argument count of one command, like
+	// Redis's INT_MAX limit.
+	maxMultibulkLen = 1<<31 - 1
+)
+
+// Config configures a Server. The zero value listens on DefaultAddr with
+// DefaultMaxValueSize and no logging.
+type Config struct {
+	// Addr is the TCP address to listen on, host:port. Port 0 picks a free port
+	// (see Server.Addr).
+	Addr string
+	// MaxValueSize is the largest bulk string (key, value or any argument) a
+	// client may send, in bytes; larger ones are a protocol error, as with
+	// Redis's proto-max-bulk-len. Zero means DefaultMaxValueSize.
+	MaxValueSize int64
+	// Logger receives connection-level events (accept failures, protocol
+	// errors, internal errors). Nil discards them.
+	Logger *slog.Logger
+}
+
+// withDefaults returns a copy of c with zero fields set to their defaults.
+func (c Config) withDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.MaxValueSize == 0 {
+		c.MaxValueSize = DefaultMaxValueSize
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate reports the first problem with c, naming the field. Zero fields are
+// valid: they take their defaults.
+func (c Config) Validate() error {
+	if c.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+			return fmt.Errorf("%w: Addr %q: %v", ErrInvalidConfig, c.Addr, err)
+		}
+	}
+	if c.MaxValueSize < 0 {
+		return fmt.Errorf("%w: MaxValueSize %d is negative", ErrInvalidConfig, c.MaxValueSize)
+	}
+	return nil
+}

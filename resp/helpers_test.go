@@ -1,0 +1,236 @@
+package resp
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/riot-kv/riot-redis/cluster"
+	"github.com/riot-kv/riot-redis/fsm"
+	"github.com/riot-kv/riot-redis/storage"
+)
+
+// testNode implements Node over a real state machine and an in-memory engine,
+// without Raft: each proposal is applied at once with the next log index. It
+// records what the RESP layer asked of it and can be told to fail.
+type testNode struct {
+	mu        sync.Mutex
+	f         *fsm.FSM
+	index     uint64
+	members   []cluster.Member
+	role      cluster.Role
+	noLeader  bool
+	consist   cluster.Consistency // DefaultConsistency
+	proposeEr error               // returned by Propose instead of applying
+	readErr   error               // returned by Read instead of reading
+	adminErr  error               // returned by Join, Remove, Transfer, Members
+	proposals int
+	reads     []cluster.Consistency // level of every Read
+	transfers []string              // ids passed to Transfer
+	block     chan struct{}         // if set, Propose waits for it or for ctx
+	blocked   int                   // proposals waiting on block
+}
+
+func mustNode(t testing.TB) *testNode {
+	t.Helper()
+	e := storage.NewMemory()
+	t.Cleanup(func() { e.Close() })
+	f, err := fsm.New(e)
+	if err != nil {
+		t.Fatalf("fsm.New: %v", err)
+	}
+	return &testNode{
+		f:    f,
+		role: cluster.RoleLeader,
+		members: []cluster.Member{{
+			ID: "n1", RaftAddr: "127.0.0.1:12000", RESPAddr: "127.0.0.1:6379",
+			RPCAddr: "127.0.0.1:32123", HTTPAddr: "127.0.0.1:8080", Voter: true, Role: cluster.RoleLeader,
+		}},
+	}
+}
+
+func (n *testNode) Propose(ctx context.Context, c *fsm.Command) (fsm.Result, error) {
+	n.mu.Lock()
+	block := n.block
+	n.mu.Unlock()
+	if block != nil {
+		n.set(func(n *testNode) { n.blocked++ })
+		defer n.set(func(n *testNode) { n.blocked-- })
+		select {
+		case <-block:
+		case <-ctx.Done():
+			return fsm.Result{}, ctx.Err()
+		}
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.proposeEr != nil {
+		return fsm.Result{}, n.proposeEr
+	}
+	n.proposals++
+	c.Now = time.Now().UnixMilli()
+	data, err := c.MarshalBinary()
+	if err != nil {
+		return fsm.Result{}, err
+	}
+	n.index++
+	res, ok := n.f.Apply(&raft.Log{Index: n.index, Type: raft.LogCommand, Data: data}).(fsm.Result)
+	if !ok {
+		return fsm.Result{}, context.DeadlineExceeded
+	}
+	return res, nil
+}
+
+func (n *testNode) Read(ctx context.Context, lvl cluster.Consistency, fn func(s *fsm.FSM) error) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.reads = append(n.reads, lvl)
+	if n.readErr != nil {
+		return n.readErr
+	}
+	return fn(n.f)
+}
+
+func (n *testNode) Join(ctx context.Context, m cluster.Member) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.adminErr != nil {
+		return n.adminErr
+	}
+	m.Role = cluster.RoleFollower
+	for i, old := range n.members {
+		if old.ID == m.ID {
+			n.members[i] = m
+			return nil
+		}
+	}
+	n.members = append(n.members, m)
+	return nil
+}
+
+func (n *testNode) Remove(ctx context.Context, id string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.adminErr != nil {
+		return n.adminErr
+	}
+	for i, m := range n.members {
+		if m.ID == id {
+			n.members = append(n.members[:i], n.members[i+1:]...)
+			return nil
+		}
+	}
+	return cluster.ErrUnknownNode
+}
+
+func (n *testNode) Transfer(ctx context.Context, id string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.adminErr != nil {
+		return n.adminErr
+	}
+	n.transfers = append(n.transfers, id)
+	return nil
+}
+
+func (n *testNode) Members(ctx context.Context) ([]cluster.Member, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.adminErr != nil {
+		return nil, n.adminErr
+	}
+	return append([]cluster.Member(nil), n.members...), nil
+}
+
+func (n *testNode) Role() cluster.Role {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.role
+}
+
+func (n *testNode) Leader() (cluster.Member, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.noLeader {
+		return cluster.Member{}, false
+	}
+	for _, m := range n.members {
+		if m.Role == cluster.RoleLeader {
+			return m, true
+		}
+	}
+	return cluster.Member{}, false
+}
+
+func (n *testNode) DefaultConsistency() cluster.Consistency {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.consist
+}
+
+// set changes the node's behaviour under its lock.
+func (n *testNode) set(fn func(n *testNode)) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	fn(n)
+}
+
+// lastRead returns the level of the latest Read and how many there were.
+func (n *testNode) lastRead() (cluster.Consistency, int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.reads) == 0 {
+		return 0, 0
+	}
+	return n.reads[len(n.reads)-1], len(n.reads)
+}
+
+// testLogger returns a logger that writes through t.
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+// mustServer starts a server on a free port for n and closes it at cleanup.
+func mustServer(t testing.TB, n Node, cfg Config) *Server {
+	t.Helper()
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger(t)
+	}
+	s, err := New(cfg, n)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+// waiting reports how many proposals are blocked on n.block.
+func (n *testNode) waiting() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.blocked
+}
+
+// The cluster node is what the server runs on in production.
+var _ Node = (*cluster.Node)(nil)

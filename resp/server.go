@@ -1,0 +1,206 @@
+package resp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/riot-kv/riot-redis/cluster"
+	"github.com/riot-kv/riot-redis/fsm"
+)
+
+// Node is what the RESP server needs from the cluster node.
+type Node interface {
+	// Propose replicates c and returns its result. On the leader it is a Raft
+	// apply; on a follower it is relayed to the leader. It stamps c.Now.
+	Propose(ctx context.Context, c *fsm.Command) (fsm.Result, error)
+	// Read makes the local state consistent at lvl, then runs fn against it.
+	Read(ctx context.Context, lvl cluster.Consistency, fn func(s *fsm.FSM) error) error
+	// Join adds a member to the cluster.
+	Join(ctx context.Context, m cluster.Member) error
+	// Remove removes the member with the given ID.
+	Remove(ctx context.Context, id string) error
+	// Transfer hands leadership to the member with the given ID, or to any
+	// suitable member when id is "".
+	Transfer(ctx context.Context, id string) error
+	// Members lists the cluster's members.
+	Members(ctx context.Context) ([]cluster.Member, error)
+	// Role is this node's Raft role.
+	Role() cluster.Role
+	// Leader is the current leader, if one is known.
+	Leader() (cluster.Member, bool)
+	// DefaultConsistency is the read level of connections that did not send
+	// READONLY.
+	DefaultConsistency() cluster.Consistency
+}
+
+// Server serves the Redis protocol on one TCP address.
+type Server struct {
+	cfg  Config
+	node Node
+	log  *slog.Logger
+	cmds *table
+
+	// ctx is cancelled by Close, which aborts every in-flight node call.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	nextID atomic.Int64
+	conns  sync.WaitGroup // one per accepted connection until its handler returns
+
+	mu     sync.Mutex
+	ln     net.Listener
+	rs     *redcon.Server
+	served chan struct{} // closed when redcon's accept loop has returned
+	closed bool
+}
+
+// New returns a server for n configured by cfg. It does not listen until Start.
+func New(cfg Config, n Node) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if n == nil {
+		return nil, fmt.Errorf("%w: node is nil", ErrInvalidConfig)
+	}
+	cfg = cfg.withDefaults()
+	s := &Server{cfg: cfg, node: n, log: cfg.Logger, cmds: newCommandTable()}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// Start listens on the configured address and serves connections in the
+// background until Close.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if s.ln != nil {
+		return ErrStarted
+	}
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("resp: listen on %s: %w", s.cfg.Addr, err)
+	}
+	s.ln = ln
+	s.rs = redcon.NewServer(s.cfg.Addr, s.dispatch, s.accept, s.closedConn)
+	s.rs.AcceptError = s.acceptError
+	s.served = make(chan struct{})
+	glen := &guardListener{Listener: ln, maxBulk: s.cfg.MaxValueSize}
+	go func() {
+		defer close(s.served)
+		// Serve returns when the listener is closed; it then closes every
+		// connection it still holds.
+		_ = s.rs.Serve(glen)
+	}()
+	return nil
+}
+
+// Addr returns the address the server listens on ("" before Start).
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Close stops listening, aborts in-flight commands, closes every client
+// connection and waits for their handlers to return. It is safe to call more
+// than once.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	ln, served := s.ln, s.served
+	s.mu.Unlock()
+
+	s.cancel()
+	if ln == nil {
+		return nil
+	}
+	err := ln.Close()
+	<-served
+	s.conns.Wait()
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return err
+}
+
+// acceptBackoff is the pause after a failed Accept (for example when out of
+// file descriptors), so the accept loop does not spin.
+const acceptBackoff = 50 * time.Millisecond
+
+func (s *Server) acceptError(err error) {
+	s.log.Warn("accept failed", "err", err)
+	time.Sleep(acceptBackoff)
+}
+
+// accept sets up a new connection's state.
+func (s *Server) accept(conn redcon.Conn) bool {
+	c := newClient(s, conn, s.nextID.Add(1))
+	conn.SetContext(c)
+	s.conns.Add(1)
+	return true
+}
+
+// closedConn runs when a connection's handler returns.
+func (s *Server) closedConn(conn redcon.Conn, err error) {
+	if c, ok := conn.Context().(*client); ok {
+		c.cancel()
+	}
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		s.log.Debug("connection closed", "remote", conn.RemoteAddr(), "err", err)
+	}
+	s.conns.Done()
+}
+
+// dispatch runs one command: table lookup, arity check, handler.
+func (s *Server) dispatch(conn redcon.Conn, rc redcon.Command) {
+	c, ok := conn.Context().(*client)
+	if !ok || len(rc.Args) == 0 {
+		conn.WriteError(ErrTextInternal)
+		return
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("command handler panicked", "client", c.id, "panic", r, "stack", string(debug.Stack()))
+			conn.WriteError(ErrTextInternal)
+			conn.Close()
+		}
+	}()
+	args := rc.Args
+	cmd := s.cmds.lookup(args[0])
+	if cmd == nil {
+		conn.WriteError(unknownCommandText(args))
+		return
+	}
+	if cmd.subs != nil && len(args) > 1 {
+		sub := cmd.subs.lookup(args[1])
+		if sub == nil {
+			conn.WriteError(unknownSubcommandText(cmd.name, args[1]))
+			return
+		}
+		cmd = sub
+	}
+	if !cmd.arityOK(len(args)) {
+		conn.WriteError(cmd.arityErr)
+		return
+	}
+	cmd.handler(c, args)
+}
