@@ -151,6 +151,7 @@ type Node struct {
 	readyCh   chan struct{} // closed and replaced whenever readyTerm changes
 
 	verify *verifier
+	batch  *batcher
 	lease  atomic.Int64 // unix nanos until which the leader's lease holds
 
 	closing   atomic.Bool
@@ -180,6 +181,7 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 		stop:    make(chan struct{}),
 	}
 	n.verify = &verifier{n: n}
+	n.batch = newBatcher(n)
 
 	raftDir := filepath.Join(cfg.Dir, "raft")
 	if err := os.MkdirAll(raftDir, 0o755); err != nil {
@@ -255,8 +257,9 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 		}
 		n.log.Info("bootstrapped a new one-node cluster", "id", cfg.ID, "raft_addr", cfg.RaftAddr)
 	}
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.watchLeadership()
+	go n.batch.run()
 	return n, nil
 }
 

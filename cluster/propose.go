@@ -87,25 +87,14 @@ func (n *Node) ProposeLocal(ctx context.Context, cmd []byte) ([]byte, error) {
 	return res.MarshalBinary()
 }
 
-// applyLocal stamps c with the leader's clock and applies it through Raft.
+// applyLocal applies c through Raft on this node, which must be the leader.
+// The batcher stamps it with the leader's clock and may share its Raft entry
+// with other proposals (group commit).
 func (n *Node) applyLocal(c *fsm.Command, timeout time.Duration) (fsm.Result, error) {
 	if n.raft.State() != raft.Leader {
 		return fsm.Result{}, ErrNotLeader
 	}
-	c.Now = time.Now().UnixMilli()
-	data, err := c.MarshalBinary()
-	if err != nil {
-		return fsm.Result{}, fmt.Errorf("cluster: encode command: %w", err)
-	}
-	f := n.raft.Apply(data, timeout)
-	if err := f.Error(); err != nil {
-		return fsm.Result{}, translateRaftErr(err, true)
-	}
-	res, ok := f.Response().(fsm.Result)
-	if !ok {
-		return fsm.Result{}, fmt.Errorf("cluster: unexpected apply response %T", f.Response())
-	}
-	return res, nil
+	return n.batch.propose(c, timeout)
 }
 
 // translateRaftErr maps Raft's errors to this package's sentinels. proposed

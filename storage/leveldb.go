@@ -38,7 +38,10 @@ var (
 	ldbMetaApplied = []byte{nsMeta, metaApplied[0]}
 )
 
-var ldbSync = &opt.WriteOptions{Sync: true}
+var (
+	ldbSync   = &opt.WriteOptions{Sync: true}
+	ldbNoSync = &opt.WriteOptions{Sync: false}
+)
 
 // ldbOptions returns the goleveldb options of a generation.
 func ldbOptions() *opt.Options {
@@ -60,8 +63,9 @@ func ldbOptions() *opt.Options {
 //
 // LevelDB is safe for concurrent use.
 type LevelDB struct {
-	dir  string
-	lock *dirLock
+	dir   string
+	lock  *dirLock
+	wopts *opt.WriteOptions // ldbSync unless opened with Options.NoSync
 
 	replaceMu sync.Mutex  // serialises Replace; Close takes it to wait for one
 	closing   atomic.Bool // set first thing in Close: a running Replace aborts
@@ -108,7 +112,7 @@ func OpenLevelDB(dir string) (*LevelDB, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &LevelDB{dir: dir, lock: lock, handles: make(map[*ldbHandle]struct{})}
+	e := &LevelDB{dir: dir, lock: lock, handles: make(map[*ldbHandle]struct{}), wopts: ldbSync}
 	if err := e.open(); err != nil {
 		_ = lock.release()
 		return nil, err
@@ -300,7 +304,7 @@ func (e *LevelDB) Write(b *Batch, appliedIndex uint64) error {
 	if e.closed {
 		return ErrClosed
 	}
-	return mapLdbErr(e.cur.db.Write(&wb.batch, ldbSync))
+	return mapLdbErr(e.cur.db.Write(&wb.batch, e.wopts))
 }
 
 func errOpKind(i int, k OpKind) error {

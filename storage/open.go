@@ -24,11 +24,33 @@ func Names() []string {
 // "memory" (not durable; dir is ignored) or "bolt" (durable). An unknown name
 // yields an error wrapping ErrUnknownEngine.
 func Open(engine, dir string) (Engine, error) {
+	return OpenWith(engine, dir, Options{})
+}
+
+// Options tune how an engine is opened.
+type Options struct {
+	// NoSync makes the leveldb engine write without an fsync per Write (its
+	// journal still reaches the OS at once, so a killed process loses
+	// nothing; a power failure can lose a tail of recent writes, never part of
+	// one). That is safe under Raft when, as in Riot, the applied index is
+	// written atomically with the data and the node restores the newest Raft
+	// snapshot at start whenever the engine is behind it: the fsynced Raft log
+	// and snapshot hold every lost entry, and entries are re-applied. Replace
+	// is always synced. The bolt engine ignores NoSync (bbolt without fsync can
+	// corrupt its file on power loss); memory has nothing to sync.
+	NoSync bool
+}
+
+// OpenWith is Open with options.
+func OpenWith(engine, dir string, o Options) (Engine, error) {
 	switch engine {
 	case EngineLevelDB:
 		e, err := OpenLevelDB(dir)
 		if err != nil {
 			return nil, err
+		}
+		if o.NoSync {
+			e.wopts = ldbNoSync
 		}
 		return e, nil
 	case EngineMemory:
