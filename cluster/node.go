@@ -150,9 +150,10 @@ type Node struct {
 	readyMu   sync.Mutex
 	readyCh   chan struct{} // closed and replaced whenever readyTerm changes
 
-	verify *verifier
-	batch  *batcher
-	lease  atomic.Int64 // unix nanos until which the leader's lease holds
+	verify      *rounds // leadership confirmation (leader)
+	remoteIndex *rounds // ReadIndex from the leader (follower)
+	batch       *batcher
+	lease       atomic.Int64 // unix nanos until which the leader's lease holds
 
 	closing   atomic.Bool
 	closeOnce sync.Once
@@ -180,7 +181,8 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 		readyCh: make(chan struct{}),
 		stop:    make(chan struct{}),
 	}
-	n.verify = &verifier{n: n}
+	n.verify = &rounds{do: n.verifyLeadership}
+	n.remoteIndex = &rounds{do: n.leaderReadIndex}
 	n.batch = newBatcher(n)
 
 	raftDir := filepath.Join(cfg.Dir, "raft")
@@ -223,6 +225,10 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 	rc.SnapshotThreshold = cfg.SnapshotThreshold
 	rc.SnapshotInterval = cfg.SnapshotInterval
 	rc.TrailingLogs = cfg.TrailingLogs
+	// A leader that removes itself steps down instead of shutting Raft down,
+	// so CLUSTER JOIN can add the still-running node back (a removed node
+	// outside the configuration starts no elections).
+	rc.ShutdownOnRemove = false
 	// Throughput: see maxAppendEntries. BatchApplyCh lets the leader take up
 	// to MaxAppendEntries queued proposals in one log write (group commit).
 	rc.MaxAppendEntries = maxAppendEntries

@@ -54,13 +54,12 @@ func (n *Node) readIndex(ctx context.Context) (uint64, error) {
 		if n.IsLeader() {
 			idx, err = n.ReadIndexLocal(ctx)
 		} else {
-			var addr string
-			if addr, err = n.leaderRPC(); err == nil {
-				idx, err = n.cfg.Relay.ReadIndex(ctx, addr)
-				if errors.Is(err, ErrUnknownOutcome) {
-					// A read has no side effects: a lost reply only means retry.
-					err = ErrNoLeader
-				}
+			// Concurrent reads on a follower share one ReadIndex call to the
+			// leader; each joins a call that starts after it began.
+			idx, err = n.remoteIndex.join(ctx)
+			if errors.Is(err, ErrUnknownOutcome) {
+				// A read has no side effects: a lost reply only means retry.
+				err = ErrNoLeader
 			}
 		}
 		if err == nil || !retryable(err) {
@@ -88,73 +87,95 @@ func (n *Node) ReadIndexLocal(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	idx := n.raft.CommitIndex()
-	if err := n.verify.confirm(ctx); err != nil {
+	if _, err := n.verify.join(ctx); err != nil {
 		return 0, err
 	}
 	return idx, nil
+}
+
+// verifyLeadership is one leadership confirmation round (one heartbeat to a
+// quorum). On success it extends the leader's read lease.
+func (n *Node) verifyLeadership() (uint64, error) {
+	start := time.Now()
+	if err := n.raft.VerifyLeader().Error(); err != nil {
+		return 0, translateRaftErr(err, false)
+	}
+	// A quorum heard from us after start, and a follower that heard from its
+	// leader within the heartbeat timeout neither starts an election nor votes
+	// for another candidate; so no other leader can exist before start +
+	// heartbeat timeout. Keep a margin for clock drift and scheduling (the
+	// documented risk of lease reads).
+	n.lease.Store(start.Add(min(n.cfg.HeartbeatTimeout, n.cfg.ElectionTimeout) / 2).UnixNano())
+	return 0, nil
+}
+
+// leaderReadIndex asks the leader for its read index (one RPC, shared by the
+// follower's concurrent reads).
+func (n *Node) leaderReadIndex() (uint64, error) {
+	addr, err := n.leaderRPC()
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.LeaderWait)
+	defer cancel()
+	return n.cfg.Relay.ReadIndex(ctx, addr)
 }
 
 func (n *Node) leaseValid() bool {
 	return time.Now().UnixNano() < n.lease.Load()
 }
 
-// verifier shares leadership confirmation rounds between concurrent readers:
-// a reader joins the next round to start, so the round it waits for begins
-// after it took its commit index. One Raft heartbeat round serves them all.
-type verifier struct {
-	n       *Node
+// rounds shares one call of do between concurrent callers: a caller joins
+// the next round to start, never one already running, so the call it waits for
+// begins after the caller did. Used for leadership confirmation on the leader
+// (one heartbeat round serves all concurrent reads) and for the ReadIndex RPC
+// on followers.
+type rounds struct {
+	do      func() (uint64, error)
 	mu      sync.Mutex
 	next    *round
 	running bool
 }
 
 type round struct {
-	done chan struct{}
-	err  error
+	done    chan struct{}
+	idx     uint64
+	err     error
+	waiters int // callers that joined (for introspection and tests)
 }
 
-func (v *verifier) confirm(ctx context.Context) error {
-	v.mu.Lock()
-	if v.next == nil {
-		v.next = &round{done: make(chan struct{})}
+func (r *rounds) join(ctx context.Context) (uint64, error) {
+	r.mu.Lock()
+	if r.next == nil {
+		r.next = &round{done: make(chan struct{})}
 	}
-	r := v.next
-	if !v.running {
-		v.running = true
-		go v.loop()
+	rd := r.next
+	rd.waiters++
+	if !r.running {
+		r.running = true
+		go r.loop()
 	}
-	v.mu.Unlock()
+	r.mu.Unlock()
 	select {
-	case <-r.done:
-		return r.err
+	case <-rd.done:
+		return rd.idx, rd.err
 	case <-ctx.Done():
-		return ErrTimeout
+		return 0, ErrTimeout
 	}
 }
 
-func (v *verifier) loop() {
+func (r *rounds) loop() {
 	for {
-		v.mu.Lock()
-		r := v.next
-		v.next = nil
-		if r == nil {
-			v.running = false
-			v.mu.Unlock()
+		r.mu.Lock()
+		rd := r.next
+		r.next = nil
+		if rd == nil {
+			r.running = false
+			r.mu.Unlock()
 			return
 		}
-		v.mu.Unlock()
-		start := time.Now()
-		err := v.n.raft.VerifyLeader().Error()
-		if err != nil {
-			r.err = translateRaftErr(err, false)
-		} else {
-			// A quorum heard from us after start, and a follower that heard
-			// from its leader within the heartbeat timeout neither starts an
-			// election nor votes for another candidate; so no other leader can
-			// exist before start + heartbeat timeout. Keep a margin for clock
-			// drift and scheduling (the documented risk of lease reads).
-			v.n.lease.Store(start.Add(min(v.n.cfg.HeartbeatTimeout, v.n.cfg.ElectionTimeout) / 2).UnixNano())
-		}
-		close(r.done)
+		r.mu.Unlock()
+		rd.idx, rd.err = r.do()
+		close(rd.done)
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/riot-kv/riot-redis/cluster"
 	"github.com/riot-kv/riot-redis/fsm"
+	"github.com/riot-kv/riot-redis/httpapi"
 	"github.com/riot-kv/riot-redis/resp"
 	"github.com/riot-kv/riot-redis/rpc"
 	"github.com/riot-kv/riot-redis/storage"
@@ -54,6 +55,8 @@ type Config struct {
 	Join            []string `json:"join"`
 	Engine          string   `json:"engine"`
 	ReadConsistency string   `json:"read-consistency"`
+	// EnablePprof serves /debug/pprof on the HTTP address.
+	EnablePprof bool `json:"pprof"`
 
 	// Raft timing; zero means the cluster package's defaults. Tests shorten them.
 	HeartbeatTimeout  time.Duration `json:"-"`
@@ -149,6 +152,7 @@ type Server struct {
 	rpcSrv *rpc.Server
 	rpcLis net.Listener
 	resp   *resp.Server
+	http   *httpapi.Server
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -191,6 +195,12 @@ func New(cfg Config) (_ *Server, err error) {
 	if s.rpcLis, err = net.Listen("tcp", cfg.RPCAddr); err != nil {
 		return nil, fmt.Errorf("--rpc-addr: %w", err)
 	}
+	if cfg.HTTPAddr != "" {
+		// Before Raft starts, so its metrics include the first election.
+		if err := httpapi.EnableRaftMetrics(); err != nil {
+			return nil, err
+		}
+	}
 	s.node, err = cluster.New(cluster.Config{
 		ID:                 cfg.ID,
 		Dir:                cfg.Dir,
@@ -224,6 +234,15 @@ func New(cfg Config) (_ *Server, err error) {
 	}
 	if err := s.resp.Start(); err != nil {
 		return nil, fmt.Errorf("--resp-addr: %w", err)
+	}
+	if cfg.HTTPAddr != "" {
+		if s.http, err = httpapi.New(httpapi.Config{Addr: cfg.HTTPAddr, EnablePprof: cfg.EnablePprof,
+			Logger: cfg.Logger.With("component", "http")}, s.node); err != nil {
+			return nil, err
+		}
+		if err := s.http.Start(); err != nil {
+			return nil, fmt.Errorf("--http-addr: %w", err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -280,6 +299,9 @@ func (s *Server) Node() *cluster.Node { return s.node }
 // RESPAddr returns the address the RESP listener is bound to.
 func (s *Server) RESPAddr() string { return s.resp.Addr() }
 
+// HTTP returns the HTTP interface (nil when --http-addr is empty).
+func (s *Server) HTTP() *httpapi.Server { return s.http }
+
 // RPCAddr returns the address the gRPC listener is bound to.
 func (s *Server) RPCAddr() string { return s.rpcLis.Addr().String() }
 
@@ -303,6 +325,9 @@ func (s *Server) closeWith(stopNode func(*cluster.Node) error) error {
 		var errs []error
 		if s.cancel != nil {
 			s.cancel()
+		}
+		if s.http != nil {
+			errs = append(errs, s.http.Close())
 		}
 		if s.resp != nil {
 			errs = append(errs, s.resp.Close())

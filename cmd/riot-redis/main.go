@@ -60,6 +60,7 @@ func parseConfig(args []string, stderr io.Writer) (server.Config, error) {
 	fs.StringVar(&cfg.RaftAddr, "raft-addr", cfg.RaftAddr, "Raft transport address (bound and advertised; must be routable)")
 	fs.StringVar(&cfg.RPCAddr, "rpc-addr", cfg.RPCAddr, "gRPC address for relaying work between nodes")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "HTTP admin address")
+	fs.BoolVar(&cfg.EnablePprof, "pprof", false, "serve /debug/pprof on the HTTP address")
 	fs.StringVar(&join, "join", "", "comma-separated RESP addresses of existing members to join (ignored when the node has state)")
 	fs.StringVar(&cfg.Engine, "engine", cfg.Engine, "storage engine: leveldb, memory or bolt")
 	fs.StringVar(&cfg.ReadConsistency, "read-consistency", cfg.ReadConsistency, "default read consistency: linearizable, lease or stale")

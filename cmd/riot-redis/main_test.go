@@ -67,6 +67,32 @@ func TestParseConfigDefaultsAndErrors(t *testing.T) {
 	}
 }
 
+func TestParseConfigPprof(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		file string
+		want bool
+	}{
+		{nil, "", false},
+		{[]string{"--pprof"}, "", true},
+		{nil, "pprof true\n", true},
+		{[]string{"--pprof=false"}, "pprof true\n", false},
+	} {
+		args := tc.args
+		if tc.file != "" {
+			file := filepath.Join(t.TempDir(), "riot.conf")
+			if err := os.WriteFile(file, []byte(tc.file), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args = append([]string{"--config", file}, args...)
+		}
+		cfg, err := parseConfig(args, &bytes.Buffer{})
+		if err != nil || cfg.EnablePprof != tc.want {
+			t.Errorf("parseConfig(%q, file %q): EnablePprof %v, %v; want %v", tc.args, tc.file, cfg.EnablePprof, err, tc.want)
+		}
+	}
+}
+
 // proc is one riot-redis process.
 type proc struct {
 	name string
