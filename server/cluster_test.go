@@ -338,3 +338,63 @@ func TestClusterFullRestart(t *testing.T) {
 		}
 	}
 }
+
+func TestClusterTransferAndNonVoter(t *testing.T) {
+	c := testcluster.New(t, 3, testcluster.Options{})
+	leader := c.WaitForLeader(20 * time.Second)
+	ctx := ctxT(t, time.Minute)
+
+	// Transfer to a named follower, asked through the other follower.
+	target, via := c.Followers()[0], c.Followers()[1]
+	if err := via.Client().Do(ctx, "CLUSTER", "TRANSFER", target.Cfg.ID).Err(); err != nil {
+		t.Fatalf("CLUSTER TRANSFER %s: %v", target.Cfg.ID, err)
+	}
+	if got := c.WaitForLeader(20 * time.Second); got != target {
+		t.Fatalf("leader after transfer to %s is %s", target.Cfg.ID, got.Cfg.ID)
+	}
+	// Transfer without a target moves leadership away from the current leader.
+	if err := leader.Client().Do(ctx, "CLUSTER", "TRANSFER").Err(); err != nil {
+		t.Fatalf("CLUSTER TRANSFER: %v", err)
+	}
+	testcluster.Eventually(t, 20*time.Second, func() error {
+		if l := c.Leader(); l == nil || l == target {
+			return errors.New("leadership has not moved")
+		}
+		return nil
+	})
+	if err := leader.Client().Do(ctx, "CLUSTER", "TRANSFER", "nosuchnode").Err(); err == nil {
+		t.Fatal("CLUSTER TRANSFER to an unknown node succeeded")
+	}
+
+	// A fourth node joins (as a voter), then is demoted to a non-voter: it
+	// still receives every write but no longer counts for quorum.
+	nd := c.AddNode(testcluster.Options{})
+	c.WaitForMembers(4, 30*time.Second)
+	if err := leader.Client().Do(ctx, "CLUSTER", "JOIN", nd.Cfg.ID, nd.Cfg.RaftAddr, nd.Cfg.RESPAddr,
+		nd.Server().RPCAddr(), nd.Cfg.HTTPAddr, "NONVOTER").Err(); err != nil {
+		t.Fatalf("CLUSTER JOIN ... NONVOTER: %v", err)
+	}
+	testcluster.Eventually(t, 20*time.Second, func() error {
+		ms, err := c.Nodes[0].Raft().Members(ctx)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if m.ID == nd.Cfg.ID {
+				if m.Voter {
+					return errors.New("still a voter")
+				}
+				return nil
+			}
+		}
+		return errors.New("fourth node missing")
+	})
+	peers, err := c.Nodes[0].Client().Do(ctx, "CLUSTER", "PEERS").Slice()
+	if err != nil || !strings.Contains(fmt.Sprint(peers), "nonvoter") {
+		t.Fatalf("CLUSTER PEERS does not show the non-voter: %v, %v", peers, err)
+	}
+	if err := c.Leader().Client().Set(ctx, "for-the-nonvoter", "yes", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	mustGetAll(t, c, "for-the-nonvoter", "yes")
+}
