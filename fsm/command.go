@@ -27,7 +27,9 @@ const (
 	OpRemoveNode
 )
 
-var opNames = [...]string{
+// opNames holds every op's name; ops defined in other files set theirs from
+// an init function.
+var opNames = [256]string{
 	OpNoop:       "noop",
 	OpSet:        "set",
 	OpDel:        "del",

@@ -19,6 +19,9 @@ type FSM struct {
 	eng     storage.Engine
 	applied atomic.Uint64
 
+	// Key statistics of the applied state (KeyStats).
+	statKeys, statExpires atomic.Int64
+
 	mu    sync.Mutex // serializes Apply, ApplyBatch, Snapshot and Restore
 	txn   *txn
 	batch storage.Batch
@@ -49,6 +52,9 @@ func New(e storage.Engine) (*FSM, error) {
 	}
 	f := &FSM{eng: e, txn: newTxn(e)}
 	f.applied.Store(idx)
+	if err := f.loadStats(); err != nil {
+		return nil, err
+	}
 	return f, nil
 }
 
@@ -126,12 +132,14 @@ func (f *FSM) apply(logs []*raft.Log, out []any) {
 			out[i] = boxedCorrupt
 			continue
 		}
+		t.index = l.Index
 		out[i] = box(t.exec(&f.cmd))
 	}
 	clear(f.cmd.Args[:cap(f.cmd.Args)]) // drop references to the logs' data
 	if last == start {
 		return
 	}
+	t.putStats()
 	t.flush(&f.batch)
 	err := f.eng.Write(&f.batch, last)
 	f.batch.Reset()
@@ -139,6 +147,7 @@ func (f *FSM) apply(logs []*raft.Log, out []any) {
 	if err != nil {
 		panic(fmt.Errorf("fsm: engine write at index %d failed: %w", last, err))
 	}
+	f.publishStats(t.keys, t.expires)
 	f.setApplied(last)
 }
 

@@ -253,8 +253,10 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 		// The engine stopped reading early yet reported success.
 		return fmt.Errorf("%w: engine did not read the whole snapshot", ErrBadSnapshot)
 	}
+	f.applied.Store(h.applied)
+	err = f.loadStats()
 	f.setApplied(h.applied)
-	return nil
+	return err
 }
 
 // snapSource decodes a snapshot body as a storage.Source. It verifies the entry

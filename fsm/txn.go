@@ -14,13 +14,27 @@ import (
 //
 // A txn is reused from batch to batch and is not safe for concurrent use.
 type txn struct {
-	r   storage.Reader
-	now int64 // Command.Now of the command being applied
+	r     storage.Reader
+	now   int64  // Command.Now of the command being applied
+	index uint64 // Raft index of the entry being applied (key versions)
 
 	idx  map[string]int // engine key -> index in ops; keys are views of ops[i].key
 	ops  []pending      // at most one per engine key, in first-write order
 	undo []undoRec      // overwritten entries of earlier commands, for rollback
 	mark int            // len(ops) when the current command began
+
+	// Key statistics (stats.go): counts including this batch's writes, the
+	// committed counts the batch started from, and the counts when the
+	// current command began (for rollback).
+	keys, expires         int64
+	baseKeys, baseExpires int64
+	cmdKeys, cmdExpires   int64
+
+	// The latest engine read of a 'k' key, reused by track.
+	lastKey   []byte
+	lastVal   []byte
+	lastFound bool
+	lastValid bool
 }
 
 // pending is the latest write of one engine key in the batch.
@@ -51,9 +65,11 @@ func (t *txn) get(key []byte) ([]byte, bool) {
 	}
 	v, err := t.r.Get(key)
 	if err == nil {
+		t.remember(key, v, true)
 		return v, true
 	}
 	if errors.Is(err, storage.ErrNotFound) {
+		t.remember(key, nil, false)
 		return nil, false
 	}
 	panic(fmt.Errorf("fsm: engine read failed: %w", err))
@@ -67,6 +83,16 @@ func (t *txn) put(key, val []byte) { t.write(pending{key: key, val: val}) }
 func (t *txn) del(key []byte) { t.write(pending{key: key, del: true}) }
 
 func (t *txn) write(p pending) {
+	if len(p.key) > 0 && p.key[0] == nsData {
+		t.track(p)
+	}
+	t.writeRaw(p)
+}
+
+// writeRaw records p without the statistics hook (for FLUSHALL, which resets
+// the statistics itself). Key versions for WATCH are kept on both paths.
+func (t *txn) writeRaw(p pending) {
+	t.touch(p.key, p.del)
 	if i, ok := t.idx[string(p.key)]; ok {
 		if i < t.mark {
 			t.undo = append(t.undo, undoRec{i: i, p: t.ops[i]})
@@ -83,6 +109,7 @@ func (t *txn) begin(now int64) {
 	t.now = now
 	t.mark = len(t.ops)
 	t.undo = t.undo[:0]
+	t.cmdKeys, t.cmdExpires = t.keys, t.expires
 }
 
 // rollback discards every write made since begin.
@@ -97,6 +124,7 @@ func (t *txn) rollback() {
 		t.ops[u.i] = u.p
 	}
 	t.undo = t.undo[:0]
+	t.keys, t.expires = t.cmdKeys, t.cmdExpires
 }
 
 // flush adds every pending write to b.
@@ -119,6 +147,7 @@ func (t *txn) reset() {
 	clear(t.undo)
 	t.undo = t.undo[:0]
 	t.mark = 0
+	t.lastVal, t.lastValid = nil, false
 }
 
 // loadRecord reads the value record stored under the data key k, whether or

@@ -30,6 +30,15 @@ type client struct {
 	libName  string // CLIENT SETINFO LIB-NAME
 	libVer   string // CLIENT SETINFO LIB-VER
 
+	// info is what CLIENT LIST shows of the connection to other connections.
+	// The connection's own goroutine writes readonly, name, libName and
+	// libVer only under info.mu (see setName), so other connections can read
+	// them under that lock.
+	info connInfo
+
+	// tx is the MULTI/WATCH state (cmd_tx.go).
+	tx txState
+
 	// Read scratch. The read functions below are bound once per connection
 	// and exchange their arguments and results through these fields, so a
 	// read allocates no closure.
@@ -43,6 +52,7 @@ type client struct {
 
 func newClient(s *Server, conn redcon.Conn, id int64) *client {
 	c := &client{srv: s, conn: conn, id: id}
+	c.info.init(conn)
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	c.getFn = c.readGet
 	c.existsFn = c.readExists
@@ -65,7 +75,7 @@ func (c *client) commandContext() (context.Context, context.CancelFunc) {
 // propose sends cmd to the node and writes its result.
 func (c *client) propose(cmd *fsm.Command) {
 	ctx, cancel := c.commandContext()
-	res, err := c.srv.node.Propose(ctx, cmd)
+	res, err := c.nodePropose(ctx, cmd)
 	cancel()
 	if err != nil {
 		c.writeError(err, true)

@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"errors"
 	"math"
 	"time"
 
@@ -16,6 +17,7 @@ func registerStringCommands(t *table) {
 	t.register(&command{name: "decr", arity: 2, flags: flagWrite | flagFast, firstKey: 1, lastKey: 1, keyStep: 1, handler: cmdDecr})
 	t.register(&command{name: "incrby", arity: 3, flags: flagWrite | flagFast, firstKey: 1, lastKey: 1, keyStep: 1, handler: cmdIncrBy})
 	t.register(&command{name: "decrby", arity: 3, flags: flagWrite | flagFast, firstKey: 1, lastKey: 1, keyStep: 1, handler: cmdDecrBy})
+	registerMoreStringCommands(t)
 }
 
 // GET key
@@ -186,4 +188,328 @@ func cmdDecrBy(c *client, args [][]byte) {
 		return
 	}
 	c.propose(fsm.NewIncrBy(args[1], -n))
+}
+
+// registerMoreStringCommands registers the string commands beyond the basic
+// GET/SET/INCR family.
+func registerMoreStringCommands(t *table) {
+	key1 := func(c *command) *command { c.firstKey, c.lastKey, c.keyStep = 1, 1, 1; return c }
+	t.register(key1(&command{name: "setnx", arity: 3, flags: flagWrite | flagFast, handler: cmdSetNX}))
+	t.register(key1(&command{name: "setex", arity: 4, flags: flagWrite, handler: cmdSetEx}))
+	t.register(key1(&command{name: "psetex", arity: 4, flags: flagWrite, handler: cmdPSetEx}))
+	t.register(key1(&command{name: "getset", arity: 3, flags: flagWrite | flagFast, handler: cmdGetSet}))
+	t.register(key1(&command{name: "getdel", arity: 2, flags: flagWrite | flagFast, handler: cmdGetDel}))
+	t.register(key1(&command{name: "getex", arity: -2, flags: flagWrite | flagFast, handler: cmdGetEx}))
+	t.register(&command{name: "mget", arity: -2, flags: flagRead | flagFast, firstKey: 1, lastKey: -1, keyStep: 1, handler: cmdMGet})
+	t.register(&command{name: "mset", arity: -3, flags: flagWrite, firstKey: 1, lastKey: -1, keyStep: 2, handler: cmdMSet})
+	t.register(&command{name: "msetnx", arity: -3, flags: flagWrite, firstKey: 1, lastKey: -1, keyStep: 2, handler: cmdMSetNX})
+	t.register(key1(&command{name: "incrbyfloat", arity: 3, flags: flagWrite | flagFast, handler: cmdIncrByFloat}))
+	t.register(key1(&command{name: "append", arity: 3, flags: flagWrite | flagFast, handler: cmdAppend}))
+	t.register(key1(&command{name: "strlen", arity: 2, flags: flagRead | flagFast, handler: cmdStrlen}))
+	t.register(key1(&command{name: "getrange", arity: 4, flags: flagRead, handler: cmdGetRange}))
+	t.register(key1(&command{name: "substr", arity: 4, flags: flagRead, handler: cmdGetRange}))
+	t.register(key1(&command{name: "setrange", arity: 4, flags: flagWrite, handler: cmdSetRange}))
+}
+
+// proposeResult sends cmd to the node and returns its result. On a node error
+// it writes the error reply and returns ok=false; an error result is written
+// as it is and also returns ok=false.
+func (c *client) proposeResult(cmd *fsm.Command) (fsm.Result, bool) {
+	ctx, cancel := c.commandContext()
+	res, err := c.nodePropose(ctx, cmd)
+	cancel()
+	if err != nil {
+		c.writeError(err, true)
+		return res, false
+	}
+	if res.IsError() {
+		c.conn.WriteError(res.Err)
+		return res, false
+	}
+	return res, true
+}
+
+// SETNX key value
+func cmdSetNX(c *client, args [][]byte) {
+	res, ok := c.proposeResult(fsm.NewSet(args[1], args[2], fsm.SetOptions{NX: true}))
+	if !ok {
+		return
+	}
+	if res.Kind == fsm.ResultOK {
+		c.conn.WriteInt(1)
+	} else {
+		c.conn.WriteInt(0)
+	}
+}
+
+// SETEX key seconds value
+func cmdSetEx(c *client, args [][]byte) { setWithTTL(c, args, "setex", 1000) }
+
+// PSETEX key milliseconds value
+func cmdPSetEx(c *client, args [][]byte) { setWithTTL(c, args, "psetex", 1) }
+
+// setWithTTL is SETEX and PSETEX: a SET with a relative expiry given in units
+// of unitMs milliseconds.
+func setWithTTL(c *client, args [][]byte, name string, unitMs int64) {
+	n, ok := parseInt(args[2])
+	if !ok {
+		c.conn.WriteError(errTextNotInteger)
+		return
+	}
+	if n <= 0 || n > math.MaxInt64/unitMs || n*unitMs > math.MaxInt64-time.Now().UnixMilli() {
+		c.conn.WriteError(fsm.InvalidExpireText(name))
+		return
+	}
+	c.propose(fsm.NewSet(args[1], args[3], fsm.SetOptions{TTL: n * unitMs}))
+}
+
+// GETSET key value
+func cmdGetSet(c *client, args [][]byte) {
+	c.propose(fsm.NewSet(args[1], args[2], fsm.SetOptions{Get: true}))
+}
+
+// GETDEL key
+func cmdGetDel(c *client, args [][]byte) {
+	c.propose(fsm.NewGetDel(args[1]))
+}
+
+// GETEX key [EX seconds|PX milliseconds|EXAT unix-seconds|PXAT unix-milliseconds|PERSIST]
+//
+// Redis checks the expiry value only once it has found a string under the
+// key: for a missing key it answers nil and for another type WRONGTYPE, even
+// when the value is bad. A bad value is therefore answered after a read, and
+// never proposed.
+func cmdGetEx(c *client, args [][]byte) {
+	var (
+		persist bool
+		unit    expireUnit
+		exp     []byte
+	)
+	opts := args[2:]
+	for j := 0; j < len(opts); j++ {
+		opt := opts[j]
+		switch {
+		case equalFold(opt, "persist") && unit == expireNone:
+			persist = true
+		case j+1 < len(opts) && !persist && expireOption(opt, unit) != expireNone:
+			unit = expireOption(opt, unit)
+			exp = opts[j+1]
+			j++
+		default:
+			c.conn.WriteError(errTextSyntax)
+			return
+		}
+	}
+	var o fsm.GetExOptions
+	o.Persist = persist
+	if unit != expireNone {
+		ms, ok := parseInt(exp)
+		errText := errTextNotInteger
+		if ok {
+			seconds := unit == expireEX || unit == expireEXAT
+			errText = fsm.ErrTextInvalidGetEx
+			switch {
+			case ms <= 0 || seconds && ms > math.MaxInt64/1000:
+				ok = false
+			case seconds:
+				ms *= 1000
+			}
+			if ok && (unit == expireEX || unit == expirePX) && ms > math.MaxInt64-time.Now().UnixMilli() {
+				ok = false
+			}
+		}
+		if !ok {
+			getExBadExpiry(c, args[1], errText)
+			return
+		}
+		if unit == expireEX || unit == expirePX {
+			o.TTL = ms
+		} else {
+			o.ExpireAt = ms
+		}
+	}
+	if o == (fsm.GetExOptions{}) {
+		// Without options GETEX is a GET.
+		cmdGet(c, args[:2])
+		return
+	}
+	c.propose(fsm.NewGetEx(args[1], o))
+}
+
+// getExBadExpiry answers a GETEX whose expiry value is bad as Redis does:
+// nil for a missing key, WRONGTYPE for another type, else errText.
+func getExBadExpiry(c *client, key []byte, errText string) {
+	var typ string
+	err := c.read(func(f *fsm.FSM) (err error) {
+		typ, err = f.Type(key, time.Now().UnixMilli())
+		return err
+	})
+	switch {
+	case err != nil:
+		c.writeError(err, false)
+	case typ == "none":
+		c.conn.WriteNull()
+	case typ != "string":
+		c.conn.WriteError(fsm.ErrTextWrongType)
+	default:
+		c.conn.WriteError(errText)
+	}
+}
+
+// MGET key [key ...]: nil for missing keys and keys of another type.
+func cmdMGet(c *client, args [][]byte) {
+	keys := args[1:]
+	vals := make([][]byte, len(keys))
+	found := make([]bool, len(keys))
+	err := c.read(func(f *fsm.FSM) error {
+		now := time.Now().UnixMilli()
+		for i, k := range keys {
+			v, ok, err := f.Get(k, now)
+			if errors.Is(err, fsm.ErrWrongType) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			vals[i], found[i] = v, ok
+		}
+		return nil
+	})
+	if err != nil {
+		c.writeError(err, false)
+		return
+	}
+	c.conn.WriteArray(len(keys))
+	for i := range keys {
+		if found[i] {
+			c.conn.WriteBulk(vals[i])
+		} else {
+			c.conn.WriteNull()
+		}
+	}
+}
+
+// MSET key value [key value ...]
+func cmdMSet(c *client, args [][]byte) {
+	if len(args)%2 == 0 {
+		c.conn.WriteError("ERR wrong number of arguments for 'mset' command")
+		return
+	}
+	c.propose(fsm.NewMSet(args[1:]...))
+}
+
+// MSETNX key value [key value ...]
+func cmdMSetNX(c *client, args [][]byte) {
+	if len(args)%2 == 0 {
+		c.conn.WriteError("ERR wrong number of arguments for 'msetnx' command")
+		return
+	}
+	c.propose(fsm.NewMSetNX(args[1:]...))
+}
+
+// INCRBYFLOAT key increment
+//
+// Redis checks the key's type before it parses the increment, so a bad
+// increment is answered after a read of the type (WRONGTYPE wins), and never
+// proposed. A good one travels as sent: the state machine parses it.
+func cmdIncrByFloat(c *client, args [][]byte) {
+	if !fsm.ValidFloat(args[2]) {
+		var typ string
+		err := c.read(func(f *fsm.FSM) (err error) {
+			typ, err = f.Type(args[1], time.Now().UnixMilli())
+			return err
+		})
+		switch {
+		case err != nil:
+			c.writeError(err, false)
+		case typ != "none" && typ != "string":
+			c.conn.WriteError(fsm.ErrTextWrongType)
+		default:
+			c.conn.WriteError(fsm.ErrTextNotFloat)
+		}
+		return
+	}
+	c.propose(fsm.NewIncrByFloat(args[1], args[2]))
+}
+
+// APPEND key value
+func cmdAppend(c *client, args [][]byte) {
+	c.propose(fsm.NewAppend(args[1], args[2]))
+}
+
+// readString reads key's string value for STRLEN and GETRANGE.
+func (c *client) readString(key []byte) (val []byte, ok bool, err error) {
+	err = c.read(func(f *fsm.FSM) error {
+		var err error
+		val, ok, err = f.Get(key, time.Now().UnixMilli())
+		return err
+	})
+	return val, ok, err
+}
+
+// STRLEN key
+func cmdStrlen(c *client, args [][]byte) {
+	val, _, err := c.readString(args[1])
+	if err != nil {
+		c.writeError(err, false)
+		return
+	}
+	c.conn.WriteInt(len(val))
+}
+
+// GETRANGE key start end (and its old name SUBSTR)
+func cmdGetRange(c *client, args [][]byte) {
+	start, ok := parseInt(args[2])
+	if !ok {
+		c.conn.WriteError(errTextNotInteger)
+		return
+	}
+	end, ok := parseInt(args[3])
+	if !ok {
+		c.conn.WriteError(errTextNotInteger)
+		return
+	}
+	val, _, err := c.readString(args[1])
+	if err != nil {
+		c.writeError(err, false)
+		return
+	}
+	c.conn.WriteBulk(stringRange(val, start, end))
+}
+
+// stringRange applies GETRANGE's index rules: negative indexes count from
+// the end, both ends are clamped, and an empty range gives "".
+func stringRange(val []byte, start, end int64) []byte {
+	n := int64(len(val))
+	if start < 0 && end < 0 && start > end {
+		return nil
+	}
+	if start < 0 {
+		start += n
+	}
+	if end < 0 {
+		end += n
+	}
+	start, end = max(start, 0), max(end, 0)
+	if end >= n {
+		end = n - 1
+	}
+	if start > end || n == 0 {
+		return nil
+	}
+	return val[start : end+1]
+}
+
+// SETRANGE key offset value
+func cmdSetRange(c *client, args [][]byte) {
+	off, ok := parseInt(args[2])
+	if !ok {
+		c.conn.WriteError(errTextNotInteger)
+		return
+	}
+	if off < 0 {
+		c.conn.WriteError(fsm.ErrTextOffsetRange)
+		return
+	}
+	c.propose(fsm.NewSetRange(args[1], off, args[3]))
 }

@@ -14,6 +14,9 @@ const (
 	// DefaultMaxValueSize is the largest bulk string a client may send, like
 	// Redis's default proto-max-bulk-len (512 MiB).
 	DefaultMaxValueSize int64 = 512 << 20
+	// DefaultMaxClients is the most connections served at once when
+	// Config.MaxClients is zero, like Redis's default maxclients.
+	DefaultMaxClients = 10000
 	// CommandTimeout bounds every call a command makes on the node (a proposal,
 	// a consistent read, a membership change).
 	CommandTimeout = 10 * time.Second
@@ -35,6 +38,10 @@ type Config struct {
 	// client may send, in bytes; larger ones are a protocol error, as with
 	// Redis's proto-max-bulk-len. Zero means DefaultMaxValueSize.
 	MaxValueSize int64
+	// MaxClients is the most client connections served at once; one more is
+	// answered with Redis's "max number of clients reached" error and closed.
+	// Zero means DefaultMaxClients.
+	MaxClients int
 	// Logger receives connection-level events (accept failures, protocol
 	// errors, internal errors). Nil discards them.
 	Logger *slog.Logger
@@ -47,6 +54,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxValueSize == 0 {
 		c.MaxValueSize = DefaultMaxValueSize
+	}
+	if c.MaxClients == 0 {
+		c.MaxClients = DefaultMaxClients
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -64,6 +74,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxValueSize < 0 {
 		return fmt.Errorf("%w: MaxValueSize %d is negative", ErrInvalidConfig, c.MaxValueSize)
+	}
+	if c.MaxClients < 0 {
+		return fmt.Errorf("%w: MaxClients %d is negative", ErrInvalidConfig, c.MaxClients)
 	}
 	return nil
 }

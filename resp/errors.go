@@ -54,6 +54,8 @@ var errorTable = []struct {
 	{cluster.ErrUnknownNode, ErrTextUnknownNode},
 	{fsm.ErrWrongType, fsm.ErrTextWrongType},
 	{fsm.ErrCorruptValue, fsm.ErrTextCorruptValue},
+	// A proposal recorded for a transaction; its reply is discarded.
+	{errTxPlanned, ErrTextInternal},
 }
 
 // errorText returns the RESP error reply for err. write says whether err came

@@ -3,6 +3,7 @@ package resp
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -234,3 +235,22 @@ func (n *testNode) waiting() int {
 
 // The cluster node is what the server runs on in production.
 var _ Node = (*cluster.Node)(nil)
+
+func (n *testNode) ID() string { return "n1" }
+
+// Stats reports the counters a single-node leader would, with the test
+// node's index as every Raft index.
+func (n *testNode) Stats() map[string]string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	idx := strconv.FormatUint(n.index, 10)
+	state, contact := "Leader", "0"
+	if n.role != cluster.RoleLeader {
+		state, contact = "Follower", "1.5s"
+	}
+	return map[string]string{
+		"state": state, "term": "1", "last_log_index": idx, "last_log_term": "1",
+		"commit_index": idx, "applied_index": idx, "fsm_applied_index": strconv.FormatUint(n.f.AppliedIndex(), 10),
+		"last_snapshot_index": "0", "last_contact": contact, "num_peers": strconv.Itoa(len(n.members) - 1),
+	}
+}

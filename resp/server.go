@@ -40,6 +40,13 @@ type Node interface {
 	// DefaultConsistency is the read level of connections that did not send
 	// READONLY.
 	DefaultConsistency() cluster.Consistency
+	// ID is this node's stable server ID.
+	ID() string
+	// Stats returns Raft's counters under hashicorp/raft's names (state,
+	// term, commit_index, last_log_index, last_contact, num_peers, ...) plus
+	// fsm_applied_index, the last index the state machine has applied. INFO
+	// and ROLE report them.
+	Stats() map[string]string
 }
 
 // Server serves the Redis protocol on one TCP address.
@@ -55,6 +62,14 @@ type Server struct {
 
 	nextID atomic.Int64
 	conns  sync.WaitGroup // one per accepted connection until its handler returns
+
+	// Introspection (INFO, CLIENT LIST, ROLE).
+	runID   string    // random, new for every server
+	started time.Time // set by Start
+	stats   serverStats
+
+	clientsMu sync.Mutex
+	clients   map[int64]*client // connected clients by id
 
 	mu     sync.Mutex
 	ln     net.Listener
@@ -72,7 +87,8 @@ func New(cfg Config, n Node) (*Server, error) {
 		return nil, fmt.Errorf("%w: node is nil", ErrInvalidConfig)
 	}
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, node: n, log: cfg.Logger, cmds: newCommandTable()}
+	s := &Server{cfg: cfg, node: n, log: cfg.Logger, cmds: newCommandTable(),
+		runID: newRunID(), clients: make(map[int64]*client)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -93,6 +109,7 @@ func (s *Server) Start() error {
 		return fmt.Errorf("resp: listen on %s: %w", s.cfg.Addr, err)
 	}
 	s.ln = ln
+	s.started = time.Now()
 	s.rs = redcon.NewServer(s.cfg.Addr, s.dispatch, s.accept, s.closedConn)
 	s.rs.AcceptError = s.acceptError
 	s.served = make(chan struct{})
@@ -151,9 +168,20 @@ func (s *Server) acceptError(err error) {
 	time.Sleep(acceptBackoff)
 }
 
-// accept sets up a new connection's state.
+// accept sets up a new connection's state, or refuses the connection with
+// Redis's error when MaxClients clients are connected.
 func (s *Server) accept(conn redcon.Conn) bool {
+	s.clientsMu.Lock()
+	if len(s.clients) >= s.cfg.MaxClients {
+		s.clientsMu.Unlock()
+		s.stats.rejected.Add(1)
+		conn.WriteError(errTextMaxClients) // redcon flushes it when it closes conn
+		return false
+	}
 	c := newClient(s, conn, s.nextID.Add(1))
+	s.clients[c.id] = c
+	s.clientsMu.Unlock()
+	s.stats.connections.Add(1)
 	conn.SetContext(c)
 	s.conns.Add(1)
 	return true
@@ -163,6 +191,9 @@ func (s *Server) accept(conn redcon.Conn) bool {
 func (s *Server) closedConn(conn redcon.Conn, err error) {
 	if c, ok := conn.Context().(*client); ok {
 		c.cancel()
+		s.clientsMu.Lock()
+		delete(s.clients, c.id)
+		s.clientsMu.Unlock()
 	}
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		s.log.Debug("connection closed", "remote", conn.RemoteAddr(), "err", err)
@@ -185,22 +216,29 @@ func (s *Server) dispatch(conn redcon.Conn, rc redcon.Command) {
 		}
 	}()
 	args := rc.Args
+	c.info.touch()
 	cmd := s.cmds.lookup(args[0])
 	if cmd == nil {
-		conn.WriteError(unknownCommandText(args))
+		c.reject(nil, unknownCommandText(args))
 		return
 	}
+	top := cmd
 	if cmd.subs != nil && len(args) > 1 {
 		sub := cmd.subs.lookup(args[1])
 		if sub == nil {
-			conn.WriteError(unknownSubcommandText(cmd.name, args[1]))
+			c.reject(cmd, unknownSubcommandText(cmd.name, args[1]))
 			return
 		}
 		cmd = sub
 	}
+	c.info.lastCmd.Store(cmd)
 	if !cmd.arityOK(len(args)) {
-		conn.WriteError(cmd.arityErr)
+		c.reject(cmd, cmd.arityErr)
+		return
+	}
+	if c.tx.multi && c.queue(top, cmd, args) {
 		return
 	}
 	cmd.handler(c, args)
+	s.stats.commands.Add(1) // after the command, as Redis counts: INFO does not count itself
 }

@@ -19,6 +19,12 @@ const (
 	flagAdmin
 	// flagFast marks a command that takes constant time.
 	flagFast
+	// flagNoQueue marks a command that runs at once inside MULTI instead of
+	// being queued (MULTI, EXEC, DISCARD, WATCH, QUIT, RESET).
+	flagNoQueue
+	// flagNoMulti marks a command refused inside MULTI (it dooms the
+	// transaction, like an unknown command).
+	flagNoMulti
 )
 
 // names returns the flags as COMMAND reports them.
@@ -82,6 +88,8 @@ type table struct {
 	container string // the container's name for subcommand tables, else ""
 	m         map[string]*command
 	order     []*command // registration order, for COMMAND
+	// resets clear per-connection state on RESET; see onReset.
+	resets []func(c *client)
 }
 
 func newTable(container string) *table {
@@ -114,6 +122,13 @@ func (t *table) register(c *command) {
 	c.arityErr = "ERR wrong number of arguments for '" + name + "' command"
 	t.m[c.name] = c
 	t.order = append(t.order, c)
+}
+
+// onReset registers fn to clear the per-connection state a group of commands
+// keeps (MULTI/WATCH state, for example) when the client sends RESET. Hooks run
+// in registration order after the connection's own state is cleared.
+func (t *table) onReset(fn func(c *client)) {
+	t.resets = append(t.resets, fn)
 }
 
 // lookup returns the command named name, compared case-insensitively, or nil.
