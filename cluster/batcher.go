@@ -30,6 +30,7 @@ const (
 type proposal struct {
 	cmd     *fsm.Command
 	size    int
+	count   int // commands it contributes to a batch: len(Args) for an OpBatch
 	timeout time.Duration
 	done    chan proposalResult
 }
@@ -54,7 +55,22 @@ func newBatcher(n *Node) *batcher {
 
 // propose queues c and waits for its result.
 func (b *batcher) propose(c *fsm.Command, timeout time.Duration) (fsm.Result, error) {
-	p := &proposal{cmd: c, size: c.EncodedLen(), timeout: timeout, done: make(chan proposalResult, 1)}
+	p := &proposal{cmd: c, size: c.EncodedLen(), count: 1, timeout: timeout, done: make(chan proposalResult, 1)}
+	if c.Op == fsm.OpBatch {
+		// A client's pipelined writes arrive as one batch; the batcher
+		// flattens it into the entry it builds, as batches do not nest. A
+		// malformed one is refused here, so it cannot fail its neighbours.
+		for _, a := range c.Args {
+			sub, err := fsm.DecodeCommand(a)
+			if err != nil || sub.Op == fsm.OpBatch {
+				return fsm.Result{Kind: fsm.ResultError, Err: fsm.ErrTextCorruptCommand}, nil
+			}
+		}
+		p.count = len(c.Args)
+		if p.count == 0 {
+			return fsm.Result{Kind: fsm.ResultArray}, nil
+		}
+	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
@@ -102,14 +118,15 @@ func (b *batcher) run() {
 			return
 		}
 		batch = append(batch[:0], first)
-		size := first.size
+		size, count := first.size, first.count
 		timeout := first.timeout
 	fill:
-		for len(batch) < maxBatchCommands && size < maxBatchBytes {
+		for count < maxBatchCommands && size < maxBatchBytes {
 			select {
 			case p := <-b.queue:
 				batch = append(batch, p)
 				size += p.size
+				count += p.count
 				timeout = max(timeout, p.timeout)
 			default:
 				break fill
@@ -124,19 +141,15 @@ func (b *batcher) run() {
 // waits for the outcome in another goroutine.
 func (b *batcher) send(batch []*proposal, timeout time.Duration) {
 	now := time.Now().UnixMilli()
-	var c *fsm.Command
-	if len(batch) == 1 {
-		c = batch[0].cmd
+	var data []byte
+	var err error
+	if len(batch) == 1 && batch[0].cmd.Op != fsm.OpBatch {
+		c := batch[0].cmd
+		c.Now = now
+		data, err = c.MarshalBinary()
 	} else {
-		cmds := make([]*fsm.Command, len(batch))
-		for i, p := range batch {
-			p.cmd.Now = now
-			cmds[i] = p.cmd
-		}
-		c = fsm.NewBatch(cmds)
+		data, err = encodeFlatBatch(batch, now)
 	}
-	c.Now = now
-	data, err := c.MarshalBinary()
 	if err != nil {
 		<-b.slots
 		failAll(batch, fmt.Errorf("cluster: encode command: %w", err))
@@ -157,18 +170,58 @@ func (b *batcher) send(batch []*proposal, timeout time.Duration) {
 			failAll(batch, fmt.Errorf("%w: unexpected apply response %T", ErrUnknownOutcome, f.Response()))
 			return
 		}
-		if len(batch) == 1 {
+		if len(batch) == 1 && batch[0].cmd.Op != fsm.OpBatch {
 			batch[0].done <- proposalResult{res: res}
 			return
 		}
-		if res.Kind != fsm.ResultArray || len(res.Array) != len(batch) {
+		total := 0
+		for _, p := range batch {
+			total += p.count
+		}
+		if res.Kind != fsm.ResultArray || len(res.Array) != total {
+			// A corrupt sub-command fails the whole entry and changes nothing.
+			if res.Kind == fsm.ResultError {
+				for _, p := range batch {
+					p.done <- proposalResult{res: res}
+				}
+				return
+			}
 			failAll(batch, fmt.Errorf("%w: batch result %v", ErrUnknownOutcome, res))
 			return
 		}
-		for i, p := range batch {
-			p.done <- proposalResult{res: res.Array[i]}
+		off := 0
+		for _, p := range batch {
+			if p.cmd.Op == fsm.OpBatch {
+				p.done <- proposalResult{res: fsm.Result{Kind: fsm.ResultArray, Array: res.Array[off : off+p.count]}}
+			} else {
+				p.done <- proposalResult{res: res.Array[off]}
+			}
+			off += p.count
 		}
 	}()
+}
+
+// encodeFlatBatch encodes the proposals as one fsm.OpBatch, inlining the
+// sub-commands of proposals that are batches themselves, all stamped now.
+func encodeFlatBatch(batch []*proposal, now int64) ([]byte, error) {
+	var args [][]byte
+	for _, p := range batch {
+		if p.cmd.Op != fsm.OpBatch {
+			p.cmd.Now = now
+			args = append(args, p.cmd.AppendBinary(nil))
+			continue
+		}
+		for _, a := range p.cmd.Args {
+			sub, err := fsm.DecodeCommand(a)
+			if err != nil {
+				return nil, err
+			}
+			sub.Now = now
+			args = append(args, sub.AppendBinary(nil))
+		}
+	}
+	c := &fsm.Command{Op: fsm.OpBatch, Now: now, Args: args}
+	return c.MarshalBinary()
 }
 
 func failAll(batch []*proposal, err error) {
