@@ -1,9 +1,10 @@
 // Package cluster owns the Raft node: the log and stable store (raft-boltdb v2),
 // the snapshot store, the TCP transport, bootstrap, membership changes, leader
 // tracking with replicated node metadata, write proposal (locally on the leader,
-// relayed to the leader from a follower) and consistent reads (ReadIndex, lease,
-// stale). It knows nothing of RESP or HTTP; the relay to the leader is an
-// interface the rpc package implements.
+// relayed to the leader from a follower), consistent reads (ReadIndex, lease,
+// stale) and the leader's background sweep of expired keys. It knows nothing
+// of RESP or HTTP; the relay to the leader is an interface the rpc package
+// implements.
 package cluster
 
 import (
@@ -266,6 +267,8 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 	n.wg.Add(2)
 	go n.watchLeadership()
 	go n.batch.run()
+	n.wg.Add(1)
+	go n.expiryLoop()
 	return n, nil
 }
 

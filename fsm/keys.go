@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/riot-kv/riot-redis/storage"
 )
 
 // Reads of the keyspace. Like Get, they take the reader's time (unix ms) to
@@ -240,7 +242,10 @@ func (f *FSM) randomKeyFrom(seed uint64, nowMs int64) (key []byte, found, empty 
 
 // ExpiredKeys returns up to limit keys whose expiry is at or before nowMs,
 // oldest expiry first, from the TTL index. The background sweep proposes
-// their deletion; the delete re-checks each key when it applies.
+// their deletion; the delete re-checks each key when it applies. An index
+// entry that does not match its key's record (left behind by a record that
+// no longer decodes) is skipped, so the sweep never proposes the same
+// undeletable key forever; at most 4*limit entries are examined.
 func (f *FSM) ExpiredKeys(nowMs int64, limit int) ([][]byte, error) {
 	if limit <= 0 || nowMs <= 0 {
 		return nil, nil
@@ -251,9 +256,22 @@ func (f *FSM) ExpiredKeys(nowMs int64, limit int) ([][]byte, error) {
 	}
 	it := f.eng.NewIterator([]byte{nsExpire}, end)
 	var out [][]byte
-	for len(out) < limit && it.Next() {
-		if k := it.Key(); len(k) >= 9 {
-			out = append(out, bytes.Clone(k[9:]))
+	for examined := 0; len(out) < limit && examined < 4*limit && it.Next(); examined++ {
+		k := it.Key()
+		if len(k) < 9 {
+			continue
+		}
+		at, key := int64(binary.BigEndian.Uint64(k[1:9])), k[9:]
+		v, err := f.eng.Get(dataKey(key, 0))
+		if errors.Is(err, storage.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			it.Close()
+			return nil, fmt.Errorf("fsm: scan TTL index: %w", err)
+		}
+		if rec, ok := decodeRecord(v); ok && rec.expireAt == at {
+			out = append(out, bytes.Clone(key))
 		}
 	}
 	err := it.Err()

@@ -380,6 +380,19 @@ func TestExpireSweep(t *testing.T) {
 		t.Fatal("the swept record is still stored")
 	}
 	checkProbes(t, f, []probe{{key: "b", now: 5000, val: "new"}, {key: "d", now: 5000, val: "4"}})
+
+	// A TTL index entry that does not match its key's record is never
+	// offered to the sweep (it could not delete it).
+	var bt storage.Batch
+	bt.Put(expireKey(1001, b("d")), emptyValue)       // d has no expiry
+	bt.Put(expireKey(1002, b("nothing")), emptyValue) // no record
+	if err := f.eng.Write(&bt, f.AppliedIndex()); err != nil {
+		t.Fatal(err)
+	}
+	keys, err = f.ExpiredKeys(3000, 10)
+	if err != nil || !slices.EqualFunc(keys, [][]byte{b("c")}, bytes.Equal) {
+		t.Fatalf("ExpiredKeys with stale index entries = %q, %v; want [c]", keys, err)
+	}
 }
 
 func TestFlush(t *testing.T) {
