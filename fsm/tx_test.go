@@ -444,8 +444,8 @@ func TestEval(t *testing.T) {
 			t.Errorf("Eval(%v %q) at %d = %s, %v; want %s", tc.cmd.Op, tc.cmd.Args, tc.now, r, err, tc.want)
 		}
 	}
-	if _, err := f.Eval(set("k", "v", SetOptions{}), 1); err == nil {
-		t.Fatal("Eval of a write succeeded")
+	if _, err := f.Eval(set("k", "v", SetOptions{}), 1); err == nil || IsRead(OpSet) || !IsRead(OpGet) {
+		t.Fatalf("Eval of a write: %v; IsRead(set) %v, IsRead(get) %v", err, IsRead(OpSet), IsRead(OpGet))
 	}
 	// A read of a key holding another type.
 	applyNext(t, f, 1000, set("h", "x", SetOptions{}))
@@ -466,4 +466,29 @@ func TestEval(t *testing.T) {
 	if r, _ := f.Eval(NewType([]byte("h")), 1000); r.String() != `"hash"` {
 		t.Errorf("TYPE of a hash = %s", r)
 	}
+}
+
+// FuzzMulti applies OpMulti entries with arbitrary arguments: they never
+// panic, and one that is not an array or nil changes nothing.
+func FuzzMulti(f *testing.F) {
+	good, _ := set("k", "v", SetOptions{}).MarshalBinary()
+	ws := NewMulti([]Watch{{Key: []byte("k"), Version: 1, Index: 1, Live: true}}).Args[0]
+	f.Add(ws, good, []byte{})
+	f.Add([]byte{0}, good, good)
+	f.Add([]byte{1, 1, 'k', 0, 0, 1}, []byte{1, 97, 0, 1, 1, 'k'}, []byte{1, 96, 0, 1, 0})
+	f.Fuzz(func(t *testing.T, watches, c1, c2 []byte) {
+		m := mustMemFSM(t)
+		applyNext(t, m, 1, set("k", "v", SetOptions{}))
+		before := mustDump(t, m.eng)
+		r := applyNext(t, m, 1, &Command{Op: OpMulti, Args: [][]byte{watches, c1, c2}})
+		switch r.Kind {
+		case ResultArray, ResultNil:
+		case ResultError:
+			if after := mustDump(t, m.eng); !sameDump(before, after) {
+				t.Fatalf("failed OpMulti %s changed the engine", r)
+			}
+		default:
+			t.Fatalf("OpMulti result %s", r)
+		}
+	})
 }

@@ -162,7 +162,6 @@ type txState struct {
 
 	// While EXEC runs the queued commands' handlers.
 	mode    txMode
-	cur     *command       // the command whose handler runs
 	planned []*fsm.Command // txPlan: proposals of the current handler
 	results []fsm.Result   // txReplay: their results
 	next    int            // txReplay: the next result to hand out
@@ -367,7 +366,7 @@ func cmdExec(c *client, _ [][]byte) {
 	c.conn = capt
 	defer func() {
 		c.conn = real
-		c.tx.mode, c.tx.cur, c.tx.planned, c.tx.results = txIdle, nil, nil, nil
+		c.tx.mode, c.tx.planned, c.tx.results = txIdle, nil, nil
 	}()
 
 	elems := make([]execElem, len(queue))
@@ -391,7 +390,7 @@ func cmdExec(c *client, _ [][]byte) {
 			continue
 		}
 		capt.reset()
-		c.tx.mode, c.tx.cur, c.tx.planned = txPlan, q.cmd, c.tx.planned[:0]
+		c.tx.mode, c.tx.planned = txPlan, c.tx.planned[:0]
 		q.cmd.handler(c, q.args)
 		c.tx.mode = txIdle
 		if len(c.tx.planned) == 0 {
@@ -442,7 +441,7 @@ func cmdExec(c *client, _ [][]byte) {
 				writeResult(capt, rs[0])
 			}
 		} else {
-			c.tx.mode, c.tx.cur, c.tx.results, c.tx.next = txReplay, queue[i].cmd, rs, 0
+			c.tx.mode, c.tx.results, c.tx.next = txReplay, rs, 0
 			queue[i].cmd.handler(c, queue[i].args)
 			c.tx.mode = txIdle
 			if c.tx.next != len(rs) {
