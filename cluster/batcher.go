@@ -201,24 +201,18 @@ func (b *batcher) send(batch []*proposal, timeout time.Duration) {
 	}()
 }
 
-// encodeFlatBatch encodes the proposals as one fsm.OpBatch, inlining the
-// sub-commands of proposals that are batches themselves, all stamped now.
+// encodeFlatBatch encodes the proposals as one fsm.OpBatch stamped now,
+// inlining the sub-commands of proposals that are batches themselves (their
+// encoded sub-commands are copied as they are: a batch's sub-commands run at
+// the batch's Now).
 func encodeFlatBatch(batch []*proposal, now int64) ([]byte, error) {
 	var args [][]byte
 	for _, p := range batch {
 		if p.cmd.Op != fsm.OpBatch {
-			p.cmd.Now = now
 			args = append(args, p.cmd.AppendBinary(nil))
 			continue
 		}
-		for _, a := range p.cmd.Args {
-			sub, err := fsm.DecodeCommand(a)
-			if err != nil {
-				return nil, err
-			}
-			sub.Now = now
-			args = append(args, sub.AppendBinary(nil))
-		}
+		args = append(args, p.cmd.Args...)
 	}
 	c := &fsm.Command{Op: fsm.OpBatch, Now: now, Args: args}
 	return c.MarshalBinary()

@@ -2,8 +2,10 @@ package fsm
 
 // OpBatch carries independent commands that the leader proposed together in
 // one Raft entry (group commit). Each argument is one encoded Command; they are
-// applied in order, each exactly as if it were its own entry: its own result,
-// its own Now, and its own rollback when it fails. The result is an array with
+// applied in order, each exactly as if it were its own entry: its own result
+// and its own rollback when it fails. Every sub-command runs at the batch's
+// Now (the leader's clock when it formed the entry); the sub-commands' own Now
+// fields are ignored, so proposers need not stamp them. The result is an array with
 // one element per sub-command. A batch is all-or-nothing only in the sense that
 // one corrupt sub-command makes the whole entry a corrupt-command error that
 // changes nothing; batches do not nest.
@@ -34,6 +36,7 @@ func applyBatch(t *txn, c *Command) Result {
 	}
 	out := make([]Result, len(subs))
 	for i := range subs {
+		subs[i].Now = c.Now
 		out[i] = t.exec(&subs[i])
 	}
 	return Result{Kind: ResultArray, Array: out}

@@ -71,3 +71,21 @@ func TestBatchWithCorruptSubCommandChangesNothing(t *testing.T) {
 		}
 	}
 }
+
+// Sub-commands run at the batch's Now, whatever their own Now says.
+func TestBatchSubCommandsRunAtBatchTime(t *testing.T) {
+	f, err := New(storage.NewMemory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := NewSet([]byte("k"), []byte("v"), SetOptions{TTL: 100})
+	sub.Now = 1 // stale: would make the key expire at 101
+	b := NewBatch([]*Command{sub})
+	b.Now = 5000
+	data, _ := b.MarshalBinary()
+	f.Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: data})
+	at, ok, err := f.ExpireAt([]byte("k"), 5050)
+	if err != nil || !ok || at != 5100 {
+		t.Fatalf("expire at = %d, %v, %v; want 5100", at, ok, err)
+	}
+}

@@ -215,7 +215,16 @@ func (s *Server) dispatch(conn redcon.Conn, rc redcon.Command) {
 			conn.Close()
 		}
 	}()
-	args := rc.Args
+	if cmd := s.resolve(rc.Args); cmd != nil && cmd.arityOK(len(rc.Args)) && c.pipelinable(cmd) && len(conn.PeekPipeline()) > 0 {
+		s.runPipeline(c, rc, conn.ReadPipeline())
+		return
+	}
+	s.dispatchOne(c, rc.Args)
+}
+
+// dispatchOne runs one command: table lookup, arity check, MULTI queueing,
+// handler.
+func (s *Server) dispatchOne(c *client, args [][]byte) {
 	c.info.touch()
 	cmd := s.cmds.lookup(args[0])
 	if cmd == nil {

@@ -1,0 +1,155 @@
+package resp
+
+import (
+	"github.com/tidwall/redcon"
+
+	"github.com/riot-kv/riot-redis/fsm"
+)
+
+// Pipelined writes. A client that pipelines N writes (redis-benchmark -P,
+// go-redis Pipelined) would otherwise wait for N Raft commits one after the
+// other, since a connection's commands run in order. Instead, when a write
+// arrives with more commands already buffered behind it, the dispatcher takes
+// the whole pipeline and runs each maximal run of consecutive write commands
+// the way EXEC runs a transaction, but without its atomicity: every handler
+// first runs in plan mode (its proposals are recorded, not sent; a command
+// that proposes nothing has its reply at once), the recorded proposals go to
+// the node as ONE fsm.OpBatch (one Raft entry, each command applied as if it
+// were its own entry, in order), and each handler runs again with its results
+// to write its reply. Replies leave in the order the commands came. Any other
+// command (a read, MULTI, an admin command) first completes the run before it,
+// then runs normally, so it observes every earlier write of the pipeline.
+
+// pipelinable reports whether cmd can join a run of batched writes.
+func (c *client) pipelinable(cmd *command) bool {
+	return !c.tx.multi && cmd.flags&flagWrite != 0 && cmd.flags&(flagAdmin|flagNoQueue|flagNoMulti) == 0
+}
+
+// pipelined is one command of a pipeline, after lookup.
+type pipelined struct {
+	cmd   *command // nil: unknown command or subcommand (dispatch answers)
+	args  [][]byte
+	reply []byte // its reply, once known
+	first int    // index of its first proposal in the batch
+	n     int    // number of proposals it made
+}
+
+// runPipeline runs first and the rest of the connection's pipeline.
+func (s *Server) runPipeline(c *client, first redcon.Command, rest []redcon.Command) {
+	cmds := make([]redcon.Command, 0, len(rest)+1)
+	cmds = append(cmds, first)
+	cmds = append(cmds, rest...)
+	var run []pipelined
+	for _, rc := range cmds {
+		cmd := s.resolve(rc.Args)
+		if cmd != nil && cmd.arityOK(len(rc.Args)) && c.pipelinable(cmd) {
+			run = append(run, pipelined{cmd: cmd, args: rc.Args})
+			continue
+		}
+		c.runWrites(run)
+		run = run[:0]
+		s.dispatchOne(c, rc.Args)
+	}
+	c.runWrites(run)
+}
+
+// resolve looks up the command or subcommand args names, or returns nil.
+func (s *Server) resolve(args [][]byte) *command {
+	if len(args) == 0 {
+		return nil
+	}
+	cmd := s.cmds.lookup(args[0])
+	if cmd != nil && cmd.subs != nil && len(args) > 1 {
+		return cmd.subs.lookup(args[1])
+	}
+	return cmd
+}
+
+// runWrites runs a run of pipelined write commands as one batch proposal and
+// writes their replies in order.
+func (c *client) runWrites(run []pipelined) {
+	switch len(run) {
+	case 0:
+		return
+	case 1:
+		c.srv.dispatchOne(c, run[0].args)
+		return
+	}
+	real := c.conn
+	capt := &captureConn{Conn: real}
+	c.conn = capt
+	defer func() {
+		c.conn = real
+		c.tx.mode, c.tx.planned, c.tx.results = txIdle, nil, nil
+	}()
+
+	var proposals []*fsm.Command
+	for i := range run {
+		p := &run[i]
+		c.info.touch()
+		c.info.lastCmd.Store(p.cmd)
+		p.first = len(proposals)
+		capt.reset()
+		c.tx.mode, c.tx.planned = txPlan, c.tx.planned[:0]
+		p.cmd.handler(c, p.args)
+		c.tx.mode = txIdle
+		if len(c.tx.planned) == 0 {
+			p.reply = c.oneReply(capt, p.cmd)
+			continue
+		}
+		p.n = len(c.tx.planned)
+		proposals = append(proposals, c.tx.planned...)
+	}
+
+	var results []fsm.Result
+	var perr error
+	if len(proposals) > 0 {
+		ctx, cancel := c.commandContext()
+		res, err := c.srv.node.Propose(ctx, fsm.NewBatch(proposals))
+		cancel()
+		switch {
+		case err != nil:
+			perr = err
+		case res.Kind == fsm.ResultArray && len(res.Array) == len(proposals):
+			results = res.Array
+		case res.Kind == fsm.ResultError:
+			// The batch was refused as a whole; nothing was applied.
+			results = make([]fsm.Result, len(proposals))
+			for i := range results {
+				results[i] = res
+			}
+		default:
+			c.srv.log.Error("pipeline: unexpected batch result", "client", c.id, "result", res.String())
+			results = make([]fsm.Result, len(proposals))
+			for i := range results {
+				results[i] = fsm.Result{Kind: fsm.ResultError, Err: ErrTextInternal}
+			}
+		}
+	}
+
+	for i := range run {
+		p := &run[i]
+		if p.n == 0 {
+			continue
+		}
+		capt.reset()
+		if perr != nil {
+			c.writeError(perr, true)
+		} else {
+			c.tx.mode, c.tx.results, c.tx.next = txReplay, results[p.first:p.first+p.n], 0
+			p.cmd.handler(c, p.args)
+			c.tx.mode = txIdle
+			if c.tx.next != p.n {
+				capt.reset()
+				capt.WriteError(ErrTextInternal)
+				c.srv.log.Error("pipeline: handler proposed differently when replayed", "client", c.id, "command", p.cmd.fullName)
+			}
+		}
+		p.reply = c.oneReply(capt, p.cmd)
+	}
+	c.conn = real
+	for i := range run {
+		real.WriteRaw(run[i].reply)
+		c.srv.stats.commands.Add(1)
+	}
+}

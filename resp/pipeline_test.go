@@ -1,0 +1,99 @@
+package resp
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/riot-kv/riot-redis/cluster"
+	"github.com/riot-kv/riot-redis/fsm"
+	"github.com/riot-kv/riot-redis/resp/resptest"
+)
+
+// A pipeline's consecutive writes become one proposal; replies keep their
+// order; a read in the middle sees every earlier write; a write refused by
+// validation proposes nothing and gets its own error in its place.
+func TestPipelinedWritesShareOneProposal(t *testing.T) {
+	n := mustNode(t)
+	s := mustServer(t, n, Config{})
+	conn, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cmds := [][]string{
+		{"SET", "a", "1"},
+		{"INCR", "a"},
+		{"SET", "b", "x", "NX"},
+		{"GET", "a"}, // a read: completes the run before it
+		{"INCR", "b"},
+		{"SET", "c", "1", "EX", "-5"}, // refused in resp: no proposal
+		{"SET", "d", "1", "PX", "100000"},
+		{"DEL", "a", "b", "missing"},
+		{"GET", "b"},
+	}
+	var out []byte
+	for _, c := range cmds {
+		args := make([][]byte, len(c))
+		for i, a := range c {
+			args[i] = []byte(a)
+		}
+		out = append(out, resptest.EncodeCommand(args)...)
+	}
+	if _, err := conn.Write(out); err != nil { // one write: one pipeline
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(conn)
+	want := []string{
+		"+OK", ":2", "+OK", "$1", "2", "-" + fsm.ErrTextNotInteger,
+		"-ERR invalid expire time in 'set' command", "+OK", ":2", "$-1",
+	}
+	var got []string
+	for len(got) < len(want) {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("after %q: %v", got, err)
+		}
+		got = append(got, strings.TrimRight(line, "\r\n"))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("replies\n got %q\nwant %q", got, want)
+	}
+	n.mu.Lock()
+	proposals := n.proposals
+	n.mu.Unlock()
+	// SET, INCR, SET -> one batch; GET reads; INCR, SET PX, DEL -> one batch.
+	if proposals != 2 {
+		t.Fatalf("%d proposals for two runs of pipelined writes; want 2", proposals)
+	}
+	// The batch applied each command at the leader's time: d has its TTL.
+	ttl, ok, err := n.f.ExpireAt([]byte("d"), time.Now().UnixMilli())
+	if err != nil || !ok || ttl <= time.Now().UnixMilli() {
+		t.Fatalf("d's expiry = %d, %v, %v; want a time in the future", ttl, ok, err)
+	}
+}
+
+// A node error fails every write of the run with the same error, in order.
+func TestPipelinedWritesNodeError(t *testing.T) {
+	n := mustNode(t)
+	s := mustServer(t, n, Config{})
+	n.set(func(n *testNode) { n.proposeEr = cluster.ErrNoLeader })
+	conn, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write([]byte("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n*1\r\n$4\r\nPING\r\n"))
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(conn)
+	for i, want := range []string{"-CLUSTERDOWN", "-CLUSTERDOWN", "+PONG"} {
+		line, err := r.ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, want) {
+			t.Fatalf("reply %d = %q, %v; want prefix %q", i, line, err, want)
+		}
+	}
+}

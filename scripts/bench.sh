@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Benchmarks riot-redis against redis-server on this machine, in one run, with
+# identical redis-benchmark flags, and prints one markdown table.
+#
+#   scripts/bench.sh              full run (-n 100000 per row)
+#   BENCH_N=20000 scripts/bench.sh  shorter run
+#   BENCH_OUT=docs/bench.md scripts/bench.sh   also write the table to a file
+#
+# Targets started here (and stopped at exit):
+#   redis-fsync    redis-server --appendonly yes --appendfsync always   (port 7101)
+#   redis-mem      redis-server without persistence                     (port 7102)
+#   riot           3-node riot-redis cluster, durable (fsync on)        (ports 7201-7203)
+# Rows: SET, GET, INCR, MSET with -c 1, -c 50, -c 50 -P 16, values of 64 B
+# and 1 KiB, random keys (-r 100000). GET rows for riot at each read
+# consistency level, on the leader only and spread over all three nodes (one
+# redis-benchmark per node, run at the same time, requests/s summed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N=${BENCH_N:-100000}
+R=100000
+work=$(mktemp -d /tmp/riot-bench.XXXXXX)
+pids=()
+
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v redis-benchmark >/dev/null || need+=(redis-tools)
+if [ ${#need[@]} -gt 0 ]; then
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	redis-cli -p 7101 shutdown nosave >/dev/null 2>&1 || true
+	redis-cli -p 7102 shutdown nosave >/dev/null 2>&1 || true
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+go build -o "$work/riot-redis" ./cmd/riot-redis
+
+redis-server --port 7101 --dir "$work" --appendonly yes --appendfsync always --save "" --daemonize yes \
+	--logfile "$work/redis-fsync.log" --pidfile "$work/r1.pid" --appendfilename fsync.aof >/dev/null
+redis-server --port 7102 --dir "$work" --appendonly no --save "" --daemonize yes \
+	--logfile "$work/redis-mem.log" --pidfile "$work/r2.pid" >/dev/null
+
+start_riot() { # $1 = read consistency
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait "${pids[@]}" 2>/dev/null || true
+	pids=()
+	rm -rf "$work/riot"
+	for i in 1 2 3; do
+		args=(--id "n$i" --dir "$work/riot/n$i" --resp-addr "127.0.0.1:$((7200 + i))"
+			--raft-addr "127.0.0.1:$((7210 + i))" --rpc-addr "127.0.0.1:$((7220 + i))"
+			--http-addr "127.0.0.1:$((7230 + i))" --read-consistency "$1")
+		[ "$i" != 1 ] && args+=(--join 127.0.0.1:7201)
+		"$work/riot-redis" "${args[@]}" >"$work/riot-n$i.log" 2>&1 &
+		pids+=($!)
+		if [ "$i" = 1 ]; then wait_ready 7201; fi
+	done
+	for _ in $(seq 1 100); do
+		n=$(redis-cli -p 7201 CLUSTER PEERS 2>/dev/null | grep -c '^voter$' || true)
+		[ "$n" = 3 ] && break
+		sleep 0.2
+	done
+	leader_port=7201
+	for port in 7201 7202 7203; do
+		[ "$(redis-cli -p "$port" CLUSTER ROLE 2>/dev/null)" = leader ] && leader_port=$port
+	done
+}
+
+wait_ready() {
+	for _ in $(seq 1 100); do
+		redis-cli -p "$1" SET __ready 1 >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "bench: node on port $1 did not become ready" >&2
+	exit 1
+}
+
+# bench PORT TEST DATASIZE EXTRA... -> "rps p50 p99"
+bench() {
+	local port=$1 test=$2 size=$3
+	shift 3
+	local n=$N
+	# Single-connection rows are latency-bound: fewer requests keep them short.
+	case " $* " in *" -c 1 "*) n=$((N / 10)) ;; esac
+	redis-benchmark -p "$port" -t "$test" -n "$n" -r "$R" -d "$size" "$@" --csv 2>/dev/null |
+		awk -F'","' 'NR==2 {gsub(/"/,""); print $2, $5, $7}'
+}
+
+# bench_all TEST DATASIZE EXTRA... : one redis-benchmark per riot node at once
+bench_all() {
+	local test=$1 size=$2
+	shift 2
+	local outs=()
+	for port in 7201 7202 7203; do
+		bench "$port" "$test" "$size" "$@" >"$work/all-$port" &
+		outs+=($!)
+	done
+	wait "${outs[@]}"
+	cat "$work"/all-72* | awk '{rps+=$1; if ($2>p50) p50=$2; if ($3>p99) p99=$3} END {printf "%.2f %s %s\n", rps, p50, p99}'
+}
+
+rows=()
+row() { rows+=("$1"); echo "$1" >&2; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+header="| test | value | clients | riot rps | riot p50 ms | riot p99 ms | redis (aof always) rps | p50 | ratio | redis (no persistence) rps | p50 | ratio |"
+sep="|---|---|---|---|---|---|---|---|---|---|---|---|"
+
+start_riot linearizable
+for size in 64 1024; do
+	for test in set get incr mset; do
+		for conc in "-c 1" "-c 50" "-c 50 -P 16"; do
+			read -r rr rp50 rp99 <<<"$(bench "$leader_port" "$test" "$size" $conc)"
+			read -r fr fp50 _ <<<"$(bench 7101 "$test" "$size" $conc)"
+			read -r mr mp50 _ <<<"$(bench 7102 "$test" "$size" $conc)"
+			row "| ${test^^} | $size B | $conc | $rr | $rp50 | $rp99 | $fr | $fp50 | $(ratio "$rr" "$fr") | $mr | $mp50 | $(ratio "$rr" "$mr") |"
+		done
+	done
+done
+
+# GET per read consistency, leader only and spread over all nodes.
+read_rows=()
+read -r mr mp50 _ <<<"$(bench 7102 get 64 -c 50)"
+for lvl in linearizable lease stale; do
+	start_riot "$lvl"
+	redis-benchmark -p "$leader_port" -t set -n "$R" -r "$R" -d 64 -c 50 >/dev/null 2>&1 || true
+	read -r lr lp50 lp99 <<<"$(bench "$leader_port" get 64 -c 50)"
+	read -r ar ap50 ap99 <<<"$(bench_all get 64 -c 50)"
+	read_rows+=("| $lvl | leader only | $lr | $lp50 | $lp99 | $(ratio "$lr" "$mr") |")
+	read_rows+=("| $lvl | all 3 nodes | $ar | $ap50 | $ap99 | $(ratio "$ar" "$mr") |")
+	echo "${read_rows[-1]}" >&2
+done
+
+{
+	echo "Date: $(date -u +%Y-%m-%d). Machine: $(nproc)-core $(uname -m), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r | cut -d- -f1)."
+	echo "redis-benchmark -n $N (-c 1 rows: -n $((N / 10))) -r $R; $(redis-server --version | awk '{print $1, $2, $3}'); riot: 3 nodes on this host, Raft log fsync on."
+	echo
+	echo "$header"
+	echo "$sep"
+	printf '%s\n' "${rows[@]}"
+	echo
+	echo "GET -c 50, 64 B values, per read consistency (ratio against redis-server without persistence: $mr rps):"
+	echo
+	echo "| consistency | where | riot rps | p50 ms | p99 ms | ratio |"
+	echo "|---|---|---|---|---|---|"
+	printf '%s\n' "${read_rows[@]}"
+} | tee "${BENCH_OUT:-/dev/null}"
