@@ -26,9 +26,12 @@ type client struct {
 	// readonly is set by READONLY: reads use cluster.Stale instead of the
 	// node's default consistency until READWRITE.
 	readonly bool
-	name     string // CLIENT SETNAME / HELLO SETNAME
-	libName  string // CLIENT SETINFO LIB-NAME
-	libVer   string // CLIENT SETINFO LIB-VER
+	// barrier is set while a pipeline's run of reads executes after the
+	// barrier they share (pipeline.go): they read local state.
+	barrier bool
+	name    string // CLIENT SETNAME / HELLO SETNAME
+	libName string // CLIENT SETINFO LIB-NAME
+	libVer  string // CLIENT SETINFO LIB-VER
 
 	// info is what CLIENT LIST shows of the connection to other connections.
 	// The connection's own goroutine writes readonly, name, libName and
@@ -61,7 +64,7 @@ func newClient(s *Server, conn redcon.Conn, id int64) *client {
 
 // consistency is the level of the connection's next read.
 func (c *client) consistency() cluster.Consistency {
-	if c.readonly {
+	if c.readonly || c.barrier {
 		return cluster.Stale
 	}
 	return c.srv.node.DefaultConsistency()

@@ -20,9 +20,21 @@ import (
 // command (a read, MULTI, an admin command) first completes the run before it,
 // then runs normally, so it observes every earlier write of the pipeline.
 
+//
+// Pipelined reads. A run of consecutive read commands shares one consistency
+// barrier: the node makes local state consistent at the connection's level
+// once (for linearizable, one ReadIndex), then the reads run against local
+// state. That is still linearizable: every read of the run had arrived before
+// the barrier began, and the barrier waits for everything committed by then.
+
 // pipelinable reports whether cmd can join a run of batched writes.
 func (c *client) pipelinable(cmd *command) bool {
 	return !c.tx.multi && cmd.flags&flagWrite != 0 && cmd.flags&(flagAdmin|flagNoQueue|flagNoMulti) == 0
+}
+
+// batchableRead reports whether cmd can join a run of reads sharing a barrier.
+func (c *client) batchableRead(cmd *command) bool {
+	return !c.tx.multi && cmd.flags&flagRead != 0 && cmd.flags&(flagWrite|flagAdmin|flagNoQueue|flagNoMulti) == 0
 }
 
 // pipelined is one command of a pipeline, after lookup.
@@ -40,17 +52,48 @@ func (s *Server) runPipeline(c *client, first redcon.Command, rest []redcon.Comm
 	cmds = append(cmds, first)
 	cmds = append(cmds, rest...)
 	var run []pipelined
-	for _, rc := range cmds {
-		cmd := s.resolve(rc.Args)
-		if cmd != nil && cmd.arityOK(len(rc.Args)) && c.pipelinable(cmd) {
-			run = append(run, pipelined{cmd: cmd, args: rc.Args})
+	for i := 0; i < len(cmds); i++ {
+		cmd := s.resolve(cmds[i].Args)
+		ok := cmd != nil && cmd.arityOK(len(cmds[i].Args))
+		if ok && c.pipelinable(cmd) {
+			run = append(run, pipelined{cmd: cmd, args: cmds[i].Args})
 			continue
 		}
 		c.runWrites(run)
 		run = run[:0]
-		s.dispatchOne(c, rc.Args)
+		if !ok || !c.batchableRead(cmd) {
+			s.dispatchOne(c, cmds[i].Args)
+			continue
+		}
+		j := i + 1
+		for j < len(cmds) {
+			next := s.resolve(cmds[j].Args)
+			if next == nil || !next.arityOK(len(cmds[j].Args)) || !c.batchableRead(next) {
+				break
+			}
+			j++
+		}
+		c.runReads(cmds[i:j])
+		i = j - 1
 	}
 	c.runWrites(run)
+}
+
+// runReads runs consecutive read commands after one shared barrier.
+func (c *client) runReads(reads []redcon.Command) {
+	if len(reads) > 1 && !c.readonly && !c.barrier {
+		ctx, cancel := c.commandContext()
+		err := c.srv.node.Read(ctx, c.consistency(), func(*fsm.FSM) error { return nil })
+		cancel()
+		if err == nil {
+			// Local reads from here; on error each read tries on its own.
+			c.barrier = true
+			defer func() { c.barrier = false }()
+		}
+	}
+	for _, rc := range reads {
+		c.srv.dispatchOne(c, rc.Args)
+	}
 }
 
 // resolve looks up the command or subcommand args names, or returns nil.

@@ -97,3 +97,40 @@ func TestPipelinedWritesNodeError(t *testing.T) {
 		}
 	}
 }
+
+// Pipelined reads share one barrier at the connection's level and then read
+// local state; a single read keeps its own level.
+func TestPipelinedReadsShareOneBarrier(t *testing.T) {
+	n := mustNode(t)
+	s := mustServer(t, n, Config{})
+	conn, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write([]byte("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"))
+	r := bufio.NewReader(conn)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if line, err := r.ReadString('\n'); err != nil || line != "+OK\r\n" {
+		t.Fatalf("SET = %q, %v", line, err)
+	}
+	var out []byte
+	for i := 0; i < 5; i++ {
+		out = append(out, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"...)
+	}
+	conn.Write(out)
+	for i := 0; i < 5; i++ {
+		for _, want := range []string{"$1\r\n", "v\r\n"} {
+			if line, err := r.ReadString('\n'); err != nil || line != want {
+				t.Fatalf("GET %d: %q, %v; want %q", i, line, err, want)
+			}
+		}
+	}
+	n.mu.Lock()
+	reads := fmt.Sprint(n.reads)
+	n.mu.Unlock()
+	want := fmt.Sprint([]cluster.Consistency{cluster.Linearizable, cluster.Stale, cluster.Stale, cluster.Stale, cluster.Stale, cluster.Stale})
+	if reads != want {
+		t.Fatalf("read levels %s; want one linearizable barrier then local reads %s", reads, want)
+	}
+}

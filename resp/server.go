@@ -215,7 +215,8 @@ func (s *Server) dispatch(conn redcon.Conn, rc redcon.Command) {
 			conn.Close()
 		}
 	}()
-	if cmd := s.resolve(rc.Args); cmd != nil && cmd.arityOK(len(rc.Args)) && c.pipelinable(cmd) && len(conn.PeekPipeline()) > 0 {
+	if cmd := s.resolve(rc.Args); cmd != nil && cmd.arityOK(len(rc.Args)) &&
+		(c.pipelinable(cmd) || c.batchableRead(cmd)) && len(conn.PeekPipeline()) > 0 {
 		s.runPipeline(c, rc, conn.ReadPipeline())
 		return
 	}
