@@ -54,7 +54,7 @@ start_riot() { # $1 = read consistency
 		args=(--id "n$i" --dir "$work/riot/n$i" --resp-addr "127.0.0.1:$((7200 + i))"
 			--raft-addr "127.0.0.1:$((7210 + i))" --rpc-addr "127.0.0.1:$((7220 + i))"
 			--http-addr "127.0.0.1:$((7230 + i))" --read-consistency "$1")
-		[ "$i" != 1 ] && args+=(--join 127.0.0.1:7201)
+		if [ "$i" != 1 ]; then args+=(--join 127.0.0.1:7201); fi
 		"$work/riot-redis" "${args[@]}" >"$work/riot-n$i.log" 2>&1 &
 		pids+=($!)
 		if [ "$i" = 1 ]; then wait_ready 7201; fi
@@ -66,8 +66,9 @@ start_riot() { # $1 = read consistency
 	done
 	leader_port=7201
 	for port in 7201 7202 7203; do
-		[ "$(redis-cli -p "$port" CLUSTER ROLE 2>/dev/null)" = leader ] && leader_port=$port
+		if [ "$(redis-cli -p "$port" CLUSTER ROLE 2>/dev/null)" = leader ]; then leader_port=$port; fi
 	done
+	return 0
 }
 
 wait_ready() {
@@ -87,7 +88,7 @@ bench() {
 	# Single-connection rows are latency-bound: fewer requests keep them short.
 	case " $* " in *" -c 1 "*) n=$((N / 10)) ;; esac
 	redis-benchmark -p "$port" -t "$test" -n "$n" -r "$R" -d "$size" "$@" --csv 2>/dev/null |
-		awk -F'","' 'NR==2 {gsub(/"/,""); print $2, $5, $7}'
+		awk -F, 'NR==2 {gsub(/"/,""); print $2, $5, $7}'
 }
 
 # bench_all TEST DATASIZE EXTRA... : one redis-benchmark per riot node at once
