@@ -3,7 +3,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: all build test deps fmt-check vet test-short bench cluster cluster-stop proto
+.PHONY: all build test deps fmt-check vet test-short bench chaos cluster cluster-stop proto
 
 all: build
 
@@ -41,3 +41,9 @@ cluster-stop:
 
 proto:
 	./scripts/gen-proto.sh
+
+# The long fault-injection profile (chaos/README.md): random nemesis schedules
+# against real processes in network namespaces for 10 minutes (needs root).
+# It prints a seed; replay with CHAOSFLAGS='-chaos.seed N'.
+chaos:
+	$(GO) test ./chaos/ -run TestChaosLong -chaos.long -timeout 30m -count=1 -v $(CHAOSFLAGS)

@@ -14,6 +14,10 @@ need=()
 # redis-cli is used by the cluster script and the transcript comparisons.
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+# ip, ss and iptables: the fault-injection suite (chaos/) runs nodes in network
+# namespaces and cuts links with iptables.
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v iptables >/dev/null 2>&1 || need+=(iptables)
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 		echo "deps: installing ${need[*]}"

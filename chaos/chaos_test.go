@@ -1,0 +1,161 @@
+package chaos
+
+import (
+	"fmt"
+	"math/rand"
+	"testing"
+	"time"
+
+	"github.com/riot-kv/riot-redis/chaos/harness"
+)
+
+// ms is a shorthand for schedules.
+func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+
+func step(gap, hold time.Duration, nem ...harness.Nemesis) harness.Step {
+	return harness.Step{Gap: gap, Hold: hold, Nemeses: nem}
+}
+
+// fixed returns a schedule function that ignores the random source.
+func fixed(steps ...harness.Step) func(*rand.Rand) harness.Schedule {
+	return func(*rand.Rand) harness.Schedule { return steps }
+}
+
+// atLeast builds an error when a count is below its floor.
+func atLeast(what string, got, floor int64) error {
+	if got < floor {
+		return fmt.Errorf("%s: %d, want at least %d", what, got, floor)
+	}
+	return nil
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestChaos is the short profile: one fresh 3-node cluster per nemesis, a
+// workload on every node, and every checker at the end. Each subtest also
+// asserts that its nemesis visibly acted.
+func TestChaos(t *testing.T) {
+	scenarios := []struct {
+		name string
+		sc   harness.Scenario
+	}{
+		{"partition", harness.Scenario{
+			// The leader isolated, then a random minority/majority split, then
+			// a bridge node that sees both halves.
+			Seed:     fixedSeed(101),
+			Duration: 18 * time.Second,
+			Schedule: fixed(
+				step(ms(1500), ms(4000), harness.IsolateNode{Target: harness.LeaderNode}),
+				step(ms(1500), ms(4000), harness.SplitMajority{}),
+				step(ms(1500), ms(4000), harness.Bridge{}),
+			),
+			Expect: func(r *harness.Round) error {
+				return firstErr(
+					atLeast("partitions", int64(r.Count("partition")), 3),
+					atLeast("leader changes", r.LeaderChanges, 1),
+					atLeast("failed or unknown requests", r.Errors(), 1))
+			},
+		}},
+		{"kill", harness.Scenario{
+			Seed:     fixedSeed(102),
+			Duration: 14 * time.Second,
+			Schedule: fixed(
+				step(ms(1500), ms(2500), &harness.Kill{Target: harness.LeaderNode}),
+				step(ms(1500), ms(2500), &harness.Kill{Target: harness.AnyNode}),
+			),
+			Expect: func(r *harness.Round) error {
+				return firstErr(
+					atLeast("kills", int64(r.Count("kill")), 2),
+					atLeast("restarts", int64(r.Count("start")), 2),
+					atLeast("leader changes", r.LeaderChanges, 1),
+					atLeast("failed or unknown requests", r.Errors(), 1))
+			},
+		}},
+		{"pause", harness.Scenario{
+			// SIGSTOP longer than the election timeout (1 s): the others elect
+			// a new leader while the paused one still believes it leads.
+			Seed:     fixedSeed(103),
+			Duration: 14 * time.Second,
+			Schedule: fixed(
+				step(ms(1500), ms(3000), &harness.Pause{Target: harness.LeaderNode}),
+				step(ms(1500), ms(3000), &harness.Pause{Target: harness.AnyNode}),
+			),
+			Expect: func(r *harness.Round) error {
+				return firstErr(
+					atLeast("pauses", int64(r.Count("pause")), 2),
+					atLeast("resumes", int64(r.Count("resume")), 2),
+					atLeast("leader changes", r.LeaderChanges, 1),
+					atLeast("failed or unknown requests", r.Errors(), 1))
+			},
+		}},
+		{"membership", harness.Scenario{
+			// A follower removed, wiped and restarted with --join; then the
+			// leader removed and re-added with CLUSTER JOIN.
+			Seed:     fixedSeed(104),
+			Duration: 18 * time.Second,
+			Schedule: fixed(
+				step(ms(1500), ms(3000), &harness.Membership{Target: harness.Follower, Wipe: true}),
+				step(ms(1500), ms(3000), &harness.Membership{Target: harness.LeaderNode}),
+			),
+			Expect: func(r *harness.Round) error {
+				return firstErr(
+					atLeast("removals", int64(r.Count("removed")), 2),
+					atLeast("rejoins", int64(r.Count("rejoined")), 2),
+					atLeast("wipes", int64(r.Count("wipe")), 1),
+					atLeast("leader changes", r.LeaderChanges, 1))
+			},
+		}},
+		{"kill-all", harness.Scenario{
+			Seed:     fixedSeed(105),
+			Duration: 12 * time.Second,
+			Schedule: fixed(
+				step(ms(1500), ms(1500), harness.KillAllNodes{}),
+				step(ms(2500), ms(1000), harness.KillAllNodes{}),
+			),
+			Expect: func(r *harness.Round) error {
+				return firstErr(
+					atLeast("kills", int64(r.Count("kill")), 6),
+					atLeast("restarts", int64(r.Count("start")), 6),
+					atLeast("failed or unknown requests", r.Errors(), 1))
+			},
+		}},
+	}
+	for _, s := range scenarios {
+		t.Run(s.name, func(t *testing.T) { harness.Run(t, s.sc) })
+	}
+}
+
+// TestChaosLong runs random nemesis schedules (single faults and
+// combinations) drawn from a seed. By default it is one short round, part of
+// the normal test run; with -chaos.long it runs rounds of 90 s for
+// -chaos.duration (10 minutes by default): `make chaos`. A failing run prints
+// its seed; -chaos.seed N replays the same schedules.
+func TestChaosLong(t *testing.T) {
+	s := seed()
+	sc := harness.Scenario{
+		Seed:     s,
+		Rounds:   1,
+		Duration: 18 * time.Second,
+		Schedule: func(rnd *rand.Rand) harness.Schedule { return harness.RandomSchedule(rnd, 4) },
+		Expect: func(r *harness.Round) error {
+			return firstErr(
+				atLeast("nemesis episodes", int64(r.Count("nemesis")), 1),
+				atLeast("leader changes plus failed requests", r.LeaderChanges+r.Errors(), 1))
+		},
+	}
+	if *flagLong {
+		const round = 90 * time.Second
+		sc.Duration = round
+		sc.Rounds = max(1, int(*flagDuration/round))
+		sc.Schedule = func(rnd *rand.Rand) harness.Schedule { return harness.RandomSchedule(rnd, 12) }
+		sc.ReadConsistency = *flagLevel
+	}
+	harness.Run(t, sc)
+}
