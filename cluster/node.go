@@ -246,8 +246,9 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 		n.log.Info("engine behind newest snapshot; restoring it", "engine_index", f.AppliedIndex(), "snapshot_index", snaps[0].Index)
 	}
 
-	n.raft, err = raft.NewRaft(rc, f, cache, n.store, n.snaps, n.trans)
+	n.raft, err = raft.NewRaft(rc, f, cache, n.store, n.snaps, newCommitClampTransport(n.trans, n.stop))
 	if err != nil {
+		close(n.stop)
 		n.trans.Close()
 		n.store.Close()
 		return nil, fmt.Errorf("cluster: start raft: %w", err)
