@@ -26,6 +26,8 @@ type client struct {
 	// readonly is set by READONLY: reads use cluster.Stale instead of the
 	// node's default consistency until READWRITE.
 	readonly bool
+	// wroteError is set when an error reply is written (errorMarkConn).
+	wroteError bool
 	// barrier is set while a pipeline's run of reads executes after the
 	// barrier they share (pipeline.go): they read local state.
 	barrier bool
@@ -54,7 +56,8 @@ type client struct {
 }
 
 func newClient(s *Server, conn redcon.Conn, id int64) *client {
-	c := &client{srv: s, conn: conn, id: id}
+	c := &client{srv: s, id: id}
+	c.conn = &errorMarkConn{Conn: conn, c: c}
 	c.info.init(conn)
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	c.getFn = c.readGet
@@ -150,4 +153,16 @@ func writeResult(w redcon.Conn, r fsm.Result) {
 	default:
 		w.WriteError(ErrTextInternal)
 	}
+}
+
+// errorMarkConn notes that an error reply was written, so the dispatcher can
+// count failed commands for the Observer.
+type errorMarkConn struct {
+	redcon.Conn
+	c *client
+}
+
+func (w *errorMarkConn) WriteError(msg string) {
+	w.c.wroteError = true
+	w.Conn.WriteError(msg)
 }

@@ -45,6 +45,18 @@ type Config struct {
 	// Logger receives connection-level events (accept failures, protocol
 	// errors, internal errors). Nil discards them.
 	Logger *slog.Logger
+	// Observer, if set, receives one measurement per command and the change
+	// in connected clients (the HTTP /metrics endpoint implements it).
+	Observer Observer
+}
+
+// Observer receives per-command measurements.
+type Observer interface {
+	// Observe records one command: its name (lower case, "container|sub" for
+	// a subcommand), how long it took, and whether its reply was an error.
+	Observe(command string, d time.Duration, failed bool)
+	// AddConnectedClients changes the connected-clients count by delta.
+	AddConnectedClients(delta int)
 }
 
 // withDefaults returns a copy of c with zero fields set to their defaults.

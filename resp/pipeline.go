@@ -1,6 +1,8 @@
 package resp
 
 import (
+	"time"
+
 	"github.com/tidwall/redcon"
 
 	"github.com/riot-kv/riot-redis/fsm"
@@ -118,6 +120,7 @@ func (c *client) runWrites(run []pipelined) {
 		c.srv.dispatchOne(c, run[0].args)
 		return
 	}
+	start := time.Now()
 	real := c.conn
 	capt := &captureConn{Conn: real}
 	c.conn = capt
@@ -191,8 +194,14 @@ func (c *client) runWrites(run []pipelined) {
 		p.reply = c.oneReply(capt, p.cmd)
 	}
 	c.conn = real
+	obs := c.srv.cfg.Observer
+	elapsed := time.Since(start)
 	for i := range run {
 		real.WriteRaw(run[i].reply)
 		c.srv.stats.commands.Add(1)
+		if obs != nil {
+			r := run[i].reply
+			obs.Observe(run[i].cmd.fullName, elapsed, len(r) > 0 && r[0] == '-')
+		}
 	}
 }

@@ -182,6 +182,9 @@ func (s *Server) accept(conn redcon.Conn) bool {
 	s.clients[c.id] = c
 	s.clientsMu.Unlock()
 	s.stats.connections.Add(1)
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.AddConnectedClients(1)
+	}
 	conn.SetContext(c)
 	s.conns.Add(1)
 	return true
@@ -194,6 +197,9 @@ func (s *Server) closedConn(conn redcon.Conn, err error) {
 		s.clientsMu.Lock()
 		delete(s.clients, c.id)
 		s.clientsMu.Unlock()
+		if s.cfg.Observer != nil {
+			s.cfg.Observer.AddConnectedClients(-1)
+		}
 	}
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		s.log.Debug("connection closed", "remote", conn.RemoteAddr(), "err", err)
@@ -249,6 +255,13 @@ func (s *Server) dispatchOne(c *client, args [][]byte) {
 	if c.tx.multi && c.queue(top, cmd, args) {
 		return
 	}
-	cmd.handler(c, args)
+	if obs := s.cfg.Observer; obs != nil {
+		c.wroteError = false
+		start := time.Now()
+		cmd.handler(c, args)
+		obs.Observe(cmd.fullName, time.Since(start), c.wroteError)
+	} else {
+		cmd.handler(c, args)
+	}
 	s.stats.commands.Add(1) // after the command, as Redis counts: INFO does not count itself
 }

@@ -229,7 +229,10 @@ func New(cfg Config) (_ *Server, err error) {
 			s.log.Warn("rpc server stopped", "err", err)
 		}
 	}()
-	if s.resp, err = resp.New(resp.Config{Addr: cfg.RESPAddr, Logger: cfg.Logger.With("component", "resp")}, s.node); err != nil {
+	// One set of metrics: RESP records every command in it, HTTP serves it.
+	metrics := httpapi.NewMetrics()
+	if s.resp, err = resp.New(resp.Config{Addr: cfg.RESPAddr, Logger: cfg.Logger.With("component", "resp"),
+		Observer: metrics}, s.node); err != nil {
 		return nil, err
 	}
 	if err := s.resp.Start(); err != nil {
@@ -237,7 +240,7 @@ func New(cfg Config) (_ *Server, err error) {
 	}
 	if cfg.HTTPAddr != "" {
 		if s.http, err = httpapi.New(httpapi.Config{Addr: cfg.HTTPAddr, EnablePprof: cfg.EnablePprof,
-			Logger: cfg.Logger.With("component", "http")}, s.node); err != nil {
+			Metrics: metrics, Logger: cfg.Logger.With("component", "http")}, s.node); err != nil {
 			return nil, err
 		}
 		if err := s.http.Start(); err != nil {
