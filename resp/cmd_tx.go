@@ -389,16 +389,13 @@ func cmdExec(c *client, _ [][]byte) {
 			e.reply = redcon.AppendError(nil, errTextNotInMulti)
 			continue
 		}
-		capt.reset()
-		c.tx.mode, c.tx.planned = txPlan, c.tx.planned[:0]
-		q.cmd.handler(c, q.args)
-		c.tx.mode = txIdle
-		if len(c.tx.planned) == 0 {
-			e.reply = c.oneReply(capt, q.cmd)
+		planned, reply := c.plan(capt, q.cmd, q.args)
+		if planned == nil {
+			e.reply = reply
 			continue
 		}
-		e.n = len(c.tx.planned)
-		cmds = append(cmds, c.tx.planned...)
+		e.n = len(planned)
+		cmds = append(cmds, planned...)
 	}
 
 	var results []fsm.Result
@@ -440,17 +437,10 @@ func cmdExec(c *client, _ [][]byte) {
 			} else {
 				writeResult(capt, rs[0])
 			}
+			e.reply = c.oneReply(capt, queue[i].cmd)
 		} else {
-			c.tx.mode, c.tx.results, c.tx.next = txReplay, rs, 0
-			queue[i].cmd.handler(c, queue[i].args)
-			c.tx.mode = txIdle
-			if c.tx.next != len(rs) {
-				capt.reset()
-				capt.WriteError(ErrTextInternal)
-				c.srv.log.Error("EXEC: handler proposed differently when replayed", "client", c.id, "command", queue[i].cmd.fullName)
-			}
+			e.reply = c.replay(capt, queue[i].cmd, queue[i].args, rs)
 		}
-		e.reply = c.oneReply(capt, queue[i].cmd)
 	}
 
 	c.conn = real
@@ -458,6 +448,34 @@ func cmdExec(c *client, _ [][]byte) {
 	for i := range elems {
 		real.WriteRaw(elems[i].reply)
 	}
+}
+
+// plan runs cmd's handler in plan mode: its proposals are recorded, not
+// sent. It returns them, or, for a command that proposed nothing, its reply.
+func (c *client) plan(capt *captureConn, cmd *command, args [][]byte) ([]*fsm.Command, []byte) {
+	capt.reset()
+	c.tx.mode, c.tx.planned = txPlan, c.tx.planned[:0]
+	cmd.handler(c, args)
+	c.tx.mode = txIdle
+	if len(c.tx.planned) == 0 {
+		return nil, c.oneReply(capt, cmd)
+	}
+	return append([]*fsm.Command(nil), c.tx.planned...), nil
+}
+
+// replay runs cmd's handler again, handing it results for the proposals it
+// planned, and returns the reply it writes.
+func (c *client) replay(capt *captureConn, cmd *command, args [][]byte, rs []fsm.Result) []byte {
+	capt.reset()
+	c.tx.mode, c.tx.results, c.tx.next = txReplay, rs, 0
+	cmd.handler(c, args)
+	c.tx.mode = txIdle
+	if c.tx.next != len(rs) {
+		capt.reset()
+		capt.WriteError(ErrTextInternal)
+		c.srv.log.Error("handler proposed differently when replayed", "client", c.id, "command", cmd.fullName)
+	}
+	return c.oneReply(capt, cmd)
 }
 
 // oneReply returns the reply capt holds, which must be exactly one; anything

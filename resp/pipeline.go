@@ -135,16 +135,13 @@ func (c *client) runWrites(run []pipelined) {
 		c.info.touch()
 		c.info.lastCmd.Store(p.cmd)
 		p.first = len(proposals)
-		capt.reset()
-		c.tx.mode, c.tx.planned = txPlan, c.tx.planned[:0]
-		p.cmd.handler(c, p.args)
-		c.tx.mode = txIdle
-		if len(c.tx.planned) == 0 {
-			p.reply = c.oneReply(capt, p.cmd)
+		planned, reply := c.plan(capt, p.cmd, p.args)
+		if planned == nil {
+			p.reply = reply
 			continue
 		}
-		p.n = len(c.tx.planned)
-		proposals = append(proposals, c.tx.planned...)
+		p.n = len(planned)
+		proposals = append(proposals, planned...)
 	}
 
 	var results []fsm.Result
@@ -178,20 +175,13 @@ func (c *client) runWrites(run []pipelined) {
 		if p.n == 0 {
 			continue
 		}
-		capt.reset()
 		if perr != nil {
+			capt.reset()
 			c.writeError(perr, true)
-		} else {
-			c.tx.mode, c.tx.results, c.tx.next = txReplay, results[p.first:p.first+p.n], 0
-			p.cmd.handler(c, p.args)
-			c.tx.mode = txIdle
-			if c.tx.next != p.n {
-				capt.reset()
-				capt.WriteError(ErrTextInternal)
-				c.srv.log.Error("pipeline: handler proposed differently when replayed", "client", c.id, "command", p.cmd.fullName)
-			}
+			p.reply = c.oneReply(capt, p.cmd)
+			continue
 		}
-		p.reply = c.oneReply(capt, p.cmd)
+		p.reply = c.replay(capt, p.cmd, p.args, results[p.first:p.first+p.n])
 	}
 	c.conn = real
 	obs := c.srv.cfg.Observer
