@@ -216,6 +216,10 @@ func applyRemoveNode(t *txn, c *Command) Result {
 	return intResult(1)
 }
 
+// ParseInt parses b as Redis parses an integer argument or value (see
+// parseRedisInt). The RESP layer validates arguments with it.
+func ParseInt(b []byte) (int64, bool) { return parseRedisInt(b) }
+
 // parseRedisInt parses b as Redis parses an integer argument or value
 // (string2ll): an optional '-', then digits without leading zeros ("0" alone is
 // fine, "-0" is not), no '+', no spaces, within int64, at most 20 bytes.
