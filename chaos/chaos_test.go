@@ -126,6 +126,30 @@ func TestChaos(t *testing.T) {
 					atLeast("failed or unknown requests", r.Errors(), 1))
 			},
 		}},
+		{"bank", harness.Scenario{
+			// Atomic transfers (MULTI/DECRBY/INCRBY/EXEC) and atomic reads of
+			// every account, alongside the register workload: the leader
+			// isolated, the leader killed, a split plus a kill of any node.
+			Seed:     fixedSeed(106),
+			Duration: 20 * time.Second,
+			Bank:     true,
+			BankMGet: *flagBankMGet,
+			Schedule: fixed(
+				step(ms(1500), ms(3500), harness.IsolateNode{Target: harness.LeaderNode}),
+				step(ms(1500), ms(2500), &harness.Kill{Target: harness.LeaderNode}),
+				step(ms(1500), ms(3500), harness.SplitMajority{}, &harness.Kill{Target: harness.AnyNode}),
+			),
+			Expect: func(r *harness.Round) error {
+				return firstErr(
+					atLeast("partitions", int64(r.Count("partition")), 2),
+					atLeast("kills", int64(r.Count("kill")), 2),
+					atLeast("restarts", int64(r.Count("start")), 2),
+					atLeast("leader changes", r.LeaderChanges, 1),
+					atLeast("bank transfers applied", r.Bank.Transfers.Load(), 1),
+					atLeast("bank reads", r.Bank.Reads.Load(), 1),
+					atLeast("bank transfers failed or unknown", r.Bank.TransfersFailed.Load()+r.Bank.TransfersUnknown.Load(), 1))
+			},
+		}},
 	}
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) { harness.Run(t, s.sc) })
@@ -143,6 +167,8 @@ func TestChaosLong(t *testing.T) {
 		Seed:     s,
 		Rounds:   1,
 		Duration: 18 * time.Second,
+		Bank:     true,
+		BankMGet: *flagBankMGet,
 		Schedule: func(rnd *rand.Rand) harness.Schedule { return harness.RandomSchedule(rnd, 4) },
 		Expect: func(r *harness.Round) error {
 			return firstErr(

@@ -19,6 +19,7 @@ var (
 	flagSeed     = flag.Int64("chaos.seed", 0, "seed of the random schedules and workloads (0: from the clock); printed by every run")
 	flagDuration = flag.Duration("chaos.duration", 10*time.Minute, "total workload time of the long profile")
 	flagRace     = flag.Bool("chaos.race", false, "build the riot-redis binary with the race detector")
+	flagBankMGet = flag.Bool("chaos.bank-mget", true, "let half of the bank workload's reads use MGET (atomic since reads run under fsm.View)")
 	flagLevel    = flag.String("chaos.consistency", "", "--read-consistency of the long profile's nodes (default: the server's, linearizable)")
 )
 

@@ -39,7 +39,8 @@ func (n *Node) Read(ctx context.Context, lvl Consistency, fn func(s *fsm.FSM) er
 			return ErrTimeout
 		}
 	}
-	return fn(n.fsm)
+	// Under View, so a read of several keys sees one point of the log.
+	return n.fsm.View(fn)
 }
 
 // readIndex returns an index that, once applied locally, makes a local read

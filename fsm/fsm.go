@@ -22,7 +22,7 @@ type FSM struct {
 	// Key statistics of the applied state (KeyStats).
 	statKeys, statExpires atomic.Int64
 
-	mu    sync.Mutex // serializes Apply, ApplyBatch, Snapshot and Restore
+	mu    sync.RWMutex // serializes Apply, ApplyBatch, Snapshot and Restore; View read-locks it
 	txn   *txn
 	batch storage.Batch
 	cmd   Command // decode scratch, reused
@@ -277,4 +277,15 @@ func (f *FSM) Node(id string) (NodeMeta, bool, error) {
 		return NodeMeta{}, false, fmt.Errorf("%w: node %q", ErrCorruptValue, id)
 	}
 	return m, true, nil
+}
+
+// View runs fn while no batch is being applied, so every read fn makes sees
+// the state after the same log entry: a multi-key read (MGET, EXISTS k1 k2,
+// SCAN's page) is atomic with respect to writes. Concurrent Views run in
+// parallel; an Apply waits for the running ones. fn must not call Apply,
+// Snapshot or Restore.
+func (f *FSM) View(fn func(*FSM) error) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return fn(f)
 }

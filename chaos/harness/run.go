@@ -19,6 +19,10 @@ type Scenario struct {
 	// Schedule returns the round's nemesis schedule.
 	Schedule func(rnd *rand.Rand) Schedule
 	Workload Workload
+	// Bank also runs the atomic-transfer workload (see Bank) in every round.
+	Bank bool
+	// BankMGet makes half of the bank workload's reads MGET.
+	BankMGet bool
 	// MinOK is the fewest successful operations a round must have (default 50):
 	// a workload that did nothing proves nothing.
 	MinOK int64
@@ -33,6 +37,7 @@ type Round struct {
 	Rec           *Recorder
 	Since, Until  int64 // clock times the round's workload started and ended
 	LeaderChanges int64
+	Bank          *Bank // the round's transfer workload, when the scenario has one
 }
 
 // Count returns how many events of kind happened while the round's workload
@@ -86,7 +91,12 @@ func runRound(t *testing.T, c *Cluster, w *Workload, sched Schedule, rnd *rand.R
 	t.Helper()
 	rec := NewRecorder()
 	WriteHistory(c, rec)
-	r := &Round{C: c, Rec: rec, Since: c.Clock.Now()}
+	var bank *Bank
+	if sc.Bank {
+		bank = &Bank{Prefix: w.Prefix, Seed: w.Seed ^ 0x5bd1e995, MGet: sc.BankMGet}
+		bank.Init(t, c)
+	}
+	r := &Round{C: c, Rec: rec, Since: c.Clock.Now(), Bank: bank}
 	changes := c.LeaderChanges.Load()
 
 	ctx, cancel := context.WithTimeout(context.Background(), sc.Duration)
@@ -102,7 +112,15 @@ func runRound(t *testing.T, c *Cluster, w *Workload, sched Schedule, rnd *rand.R
 		defer close(schedDone)
 		RunSchedule(ctx, env, sched)
 	}()
+	bankDone := make(chan struct{})
+	go func() {
+		defer close(bankDone)
+		if bank != nil {
+			bank.Run(ctx, c, rec)
+		}
+	}()
 	w.Run(ctx, c, rec)
+	<-bankDone
 	<-schedDone
 	<-obsDone
 	r.LeaderChanges = c.LeaderChanges.Load() - changes
@@ -118,6 +136,9 @@ func runRound(t *testing.T, c *Cluster, w *Workload, sched Schedule, rnd *rand.R
 	restarted := time.Now()
 	final := w.FinalReads(t, c, rec)
 	CheckConvergence(t, c, w.Keys(), final)
+	if bank != nil {
+		bank.Check(t, c)
+	}
 	converged := time.Now()
 
 	ops := rec.Ops()
