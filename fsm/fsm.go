@@ -16,8 +16,11 @@ import (
 // raft.BatchingFSM. Apply, ApplyBatch, Snapshot and Restore are serialized;
 // reads (Get, Exists, Nodes, ...) may run concurrently with them.
 type FSM struct {
-	eng     storage.Engine
-	applied atomic.Uint64
+	// clock is the replicated clock (clock.go): the time the last command
+	// ran at; clockStored is the value the engine holds.
+	clock, clockStored int64
+	eng                storage.Engine
+	applied            atomic.Uint64
 
 	// Key statistics of the applied state (KeyStats).
 	statKeys, statExpires atomic.Int64
@@ -53,6 +56,9 @@ func New(e storage.Engine) (*FSM, error) {
 	f := &FSM{eng: e, txn: newTxn(e)}
 	f.applied.Store(idx)
 	if err := f.loadStats(); err != nil {
+		return nil, err
+	}
+	if err := f.loadClock(); err != nil {
 		return nil, err
 	}
 	return f, nil
@@ -133,13 +139,19 @@ func (f *FSM) apply(logs []*raft.Log, out []any) {
 			continue
 		}
 		t.index = l.Index
-		out[i] = box(t.exec(&f.cmd))
+		f.cmd.Now = f.runAt(f.cmd.Now)
+		r := t.exec(&f.cmd)
+		if r.Kind != ResultError {
+			f.advance(f.cmd.Now)
+		}
+		out[i] = box(r)
 	}
 	clear(f.cmd.Args[:cap(f.cmd.Args)]) // drop references to the logs' data
 	if last == start {
 		return
 	}
 	t.putStats()
+	f.putClock(t)
 	t.flush(&f.batch)
 	err := f.eng.Write(&f.batch, last)
 	f.batch.Reset()

@@ -254,7 +254,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 		return fmt.Errorf("%w: engine did not read the whole snapshot", ErrBadSnapshot)
 	}
 	f.applied.Store(h.applied)
-	err = f.loadStats()
+	err = errors.Join(f.loadStats(), f.loadClock())
 	f.setApplied(h.applied)
 	return err
 }
