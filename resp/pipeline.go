@@ -98,6 +98,13 @@ func (c *client) runReads(reads []redcon.Command) {
 	}
 }
 
+// startsRun reports whether args is a command that batches with the commands
+// pipelined behind it.
+func (s *Server) startsRun(c *client, args [][]byte) bool {
+	cmd := s.resolve(args)
+	return cmd != nil && cmd.arityOK(len(args)) && (c.pipelinable(cmd) || c.batchableRead(cmd))
+}
+
 // resolve looks up the command or subcommand args names, or returns nil.
 func (s *Server) resolve(args [][]byte) *command {
 	if len(args) == 0 {

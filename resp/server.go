@@ -221,8 +221,9 @@ func (s *Server) dispatch(conn redcon.Conn, rc redcon.Command) {
 			conn.Close()
 		}
 	}()
-	if cmd := s.resolve(rc.Args); cmd != nil && cmd.arityOK(len(rc.Args)) &&
-		(c.pipelinable(cmd) || c.batchableRead(cmd)) && len(conn.PeekPipeline()) > 0 {
+	// Only a command with more buffered behind it can start a pipeline run;
+	// checking that first keeps the common case to one table lookup.
+	if len(conn.PeekPipeline()) > 0 && s.startsRun(c, rc.Args) {
 		s.runPipeline(c, rc, conn.ReadPipeline())
 		return
 	}
