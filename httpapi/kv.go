@@ -76,8 +76,29 @@ func (s *Server) kvKey(r *http.Request) ([]byte, error) {
 	return []byte(k), nil
 }
 
-func (s *Server) kvGet(w http.ResponseWriter, r *http.Request) {
-	key, err := s.kvKey(r)
+func (s *Server) kvGet(w http.ResponseWriter, r *http.Request) { s.serveGet(w, r, s.kvKey) }
+
+func (s *Server) kvPut(w http.ResponseWriter, r *http.Request) {
+	s.serveSet(w, r, s.kvKey, func(w http.ResponseWriter, _ time.Time) { w.WriteHeader(http.StatusNoContent) })
+}
+
+// kvDeleteReply is the body of DELETE /v1/kv/{key}.
+type kvDeleteReply struct {
+	Deleted int64 `json:"deleted"`
+}
+
+func (s *Server) kvDelete(w http.ResponseWriter, r *http.Request) {
+	s.serveDelete(w, r, s.kvKey, func(w http.ResponseWriter, _ time.Time, n int64) {
+		writeJSON(w, http.StatusOK, kvDeleteReply{Deleted: n})
+	})
+}
+
+// The original /riot endpoints and /v1/kv differ only in where the key comes
+// from and how the reply looks; serveGet, serveSet and serveDelete hold the
+// rest once.
+
+func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, keyOf func(*http.Request) ([]byte, error)) {
+	key, err := keyOf(r)
 	if err != nil {
 		s.fail(w, r, err, false)
 		return
@@ -97,8 +118,10 @@ func (s *Server) kvGet(w http.ResponseWriter, r *http.Request) {
 	writeValue(w, val)
 }
 
-func (s *Server) kvPut(w http.ResponseWriter, r *http.Request) {
-	key, err := s.kvKey(r)
+func (s *Server) serveSet(w http.ResponseWriter, r *http.Request, keyOf func(*http.Request) ([]byte, error),
+	reply func(w http.ResponseWriter, start time.Time)) {
+	start := time.Now()
+	key, err := keyOf(r)
 	if err != nil {
 		s.fail(w, r, err, true)
 		return
@@ -114,16 +137,13 @@ func (s *Server) kvPut(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err, true)
 		return
 	}
-	w.WriteHeader(http.StatusNoContent)
+	reply(w, start)
 }
 
-// kvDeleteReply is the body of DELETE /v1/kv/{key}.
-type kvDeleteReply struct {
-	Deleted int64 `json:"deleted"`
-}
-
-func (s *Server) kvDelete(w http.ResponseWriter, r *http.Request) {
-	key, err := s.kvKey(r)
+func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, keyOf func(*http.Request) ([]byte, error),
+	reply func(w http.ResponseWriter, start time.Time, n int64)) {
+	start := time.Now()
+	key, err := keyOf(r)
 	if err != nil {
 		s.fail(w, r, err, true)
 		return
@@ -135,5 +155,5 @@ func (s *Server) kvDelete(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err, true)
 		return
 	}
-	writeJSON(w, http.StatusOK, kvDeleteReply{Deleted: n})
+	reply(w, start, n)
 }

@@ -39,66 +39,17 @@ func riotKey(r *http.Request) ([]byte, error) {
 
 // riotGet answers GET /riot?key=K with the raw value. It also accepts the
 // REST consistency parameter.
-func (s *Server) riotGet(w http.ResponseWriter, r *http.Request) {
-	key, err := riotKey(r)
-	if err != nil {
-		s.fail(w, r, err, false)
-		return
-	}
-	lvl, err := s.consistency(r)
-	if err != nil {
-		s.fail(w, r, err, false)
-		return
-	}
-	ctx, cancel := s.requestContext(r)
-	defer cancel()
-	val, err := s.get(ctx, lvl, key)
-	if err != nil {
-		s.fail(w, r, err, false)
-		return
-	}
-	writeValue(w, val)
-}
+func (s *Server) riotGet(w http.ResponseWriter, r *http.Request) { s.serveGet(w, r, riotKey) }
 
 // riotSet answers POST (or PUT) /riot?key=K: the body is the value.
 func (s *Server) riotSet(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	key, err := riotKey(r)
-	if err != nil {
-		s.fail(w, r, err, true)
-		return
-	}
-	val, err := readBody(w, r, s.cfg.MaxBodyBytes)
-	if err != nil {
-		s.fail(w, r, err, false)
-		return
-	}
-	ctx, cancel := s.requestContext(r)
-	defer cancel()
-	if err := s.set(ctx, key, val); err != nil {
-		s.fail(w, r, err, true)
-		return
-	}
-	writeEnvelope(w, start, "OK")
+	s.serveSet(w, r, riotKey, func(w http.ResponseWriter, start time.Time) { writeEnvelope(w, start, "OK") })
 }
 
 // riotDelete answers DELETE /riot?key=K with the number of keys removed (0
 // when it did not exist: deleting is idempotent).
 func (s *Server) riotDelete(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	key, err := riotKey(r)
-	if err != nil {
-		s.fail(w, r, err, true)
-		return
-	}
-	ctx, cancel := s.requestContext(r)
-	defer cancel()
-	n, err := s.del(ctx, key)
-	if err != nil {
-		s.fail(w, r, err, true)
-		return
-	}
-	writeEnvelope(w, start, n)
+	s.serveDelete(w, r, riotKey, func(w http.ResponseWriter, start time.Time, n int64) { writeEnvelope(w, start, n) })
 }
 
 // originalRole is a role as the original Riot named it.
