@@ -1,10 +1,10 @@
-// Package cluster owns the Raft node: the log and stable store (raft-boltdb v2),
-// the snapshot store, the TCP transport, bootstrap, membership changes, leader
-// tracking with replicated node metadata, write proposal (locally on the leader,
-// relayed to the leader from a follower), consistent reads (ReadIndex, lease,
-// stale) and the leader's background sweep of expired keys. It knows nothing
-// of RESP or HTTP; the relay to the leader is an interface the rpc package
-// implements.
+// Package cluster owns the Raft node: the log (cluster/raftlog) and stable
+// store (raft-boltdb v2), the snapshot store, the TCP transport, bootstrap,
+// membership changes, leader tracking with replicated node metadata, write
+// proposal (locally on the leader, relayed to the leader from a follower),
+// consistent reads (ReadIndex, lease, stale) and the leader's background sweep
+// of expired keys. It knows nothing of RESP or HTTP; the relay to the leader
+// is an interface the rpc package implements.
 package cluster
 
 import (
@@ -23,7 +23,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
 	"github.com/riot-kv/riot-redis/fsm"
 )
@@ -141,7 +140,7 @@ type Node struct {
 	fsm      *fsm.FSM
 	raft     *raft.Raft
 	trans    *raft.NetworkTransport
-	store    *raftboltdb.BoltStore
+	store    *stores
 	snaps    *raft.FileSnapshotStore
 	hadState bool
 
@@ -191,28 +190,28 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 		return nil, fmt.Errorf("cluster: create raft dir: %w", err)
 	}
 	hlog := newHCLogger(cfg.Logger)
-	n.store, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")})
+	n.store, err = openStores(raftDir)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: open raft log: %w", err)
+		return nil, err
 	}
-	cache, err := raft.NewLogCache(logCacheSize, n.store)
+	cache, err := raft.NewLogCache(logCacheSize, n.store.log)
 	if err != nil {
-		n.store.Close()
+		n.store.close()
 		return nil, fmt.Errorf("cluster: log cache: %w", err)
 	}
 	n.snaps, err = raft.NewFileSnapshotStoreWithLogger(raftDir, snapshotsRetained, hlog.Named("snapshot"))
 	if err != nil {
-		n.store.Close()
+		n.store.close()
 		return nil, fmt.Errorf("cluster: open snapshot store: %w", err)
 	}
-	n.hadState, err = raft.HasExistingState(cache, n.store, n.snaps)
+	n.hadState, err = raft.HasExistingState(cache, n.store.stable, n.snaps)
 	if err != nil {
-		n.store.Close()
+		n.store.close()
 		return nil, fmt.Errorf("cluster: inspect raft state: %w", err)
 	}
 	n.trans, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, advertise, transportPool, transportTimeout, hlog.Named("transport"))
 	if err != nil {
-		n.store.Close()
+		n.store.close()
 		return nil, fmt.Errorf("cluster: raft transport on %s: %w", cfg.RaftAddr, err)
 	}
 
@@ -246,11 +245,11 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 		n.log.Info("engine behind newest snapshot; restoring it", "engine_index", f.AppliedIndex(), "snapshot_index", snaps[0].Index)
 	}
 
-	n.raft, err = raft.NewRaft(rc, f, cache, n.store, n.snaps, newCommitClampTransport(n.trans, n.stop))
+	n.raft, err = raft.NewRaft(rc, durableFSM{FSM: f, log: n.store.log}, cache, n.store.stable, n.snaps, newCommitClampTransport(n.trans, n.store.log, n.stop))
 	if err != nil {
 		close(n.stop)
 		n.trans.Close()
-		n.store.Close()
+		n.store.close()
 		return nil, fmt.Errorf("cluster: start raft: %w", err)
 	}
 	if cfg.Bootstrap && !n.hadState {
@@ -260,7 +259,7 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 		if err := bf.Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
 			n.raft.Shutdown()
 			n.trans.Close()
-			n.store.Close()
+			n.store.close()
 			return nil, fmt.Errorf("cluster: bootstrap: %w", err)
 		}
 		n.log.Info("bootstrapped a new one-node cluster", "id", cfg.ID, "raft_addr", cfg.RaftAddr)
@@ -551,7 +550,7 @@ func (n *Node) shutdown() error {
 	if err := n.trans.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("cluster: transport close: %w", err))
 	}
-	if err := n.store.Close(); err != nil {
+	if err := n.store.close(); err != nil {
 		errs = append(errs, fmt.Errorf("cluster: raft log close: %w", err))
 	}
 	return errors.Join(errs...)

@@ -87,7 +87,9 @@ func (n *Node) ReadIndexLocal(ctx context.Context) (uint64, error) {
 	if err := n.waitReady(ctx); err != nil {
 		return 0, err
 	}
-	idx := n.raft.CommitIndex()
+	// Every write acknowledged so far is applied, so durable here (durableLog
+	// rule 2): the smaller of the two indexes covers them all.
+	idx := min(n.raft.CommitIndex(), n.store.log.Durable())
 	if _, err := n.verify.join(ctx); err != nil {
 		return 0, err
 	}

@@ -1,7 +1,9 @@
 package cluster
 
 import (
+	"errors"
 	"io"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,7 +16,7 @@ func TestForwardClampedCapsCommitAtCoveredEntries(t *testing.T) {
 	out := make(chan raft.RPC)
 	stop := make(chan struct{})
 	done := make(chan struct{})
-	go func() { forwardClamped(in, out, stop); close(done) }()
+	go func() { forwardClamped(in, out, newFakeDurable(^uint64(0)), stop); close(done) }()
 
 	cases := []struct {
 		name       string
@@ -101,7 +103,7 @@ func TestFollowerDoesNotCommitStaleSuffix(t *testing.T) {
 	cfg.Logger = logger
 	cfg.HeartbeatTimeout, cfg.ElectionTimeout = 10*time.Second, 10*time.Second
 	cfg.LeaderLeaseTimeout = time.Second
-	r, err := raft.NewRaft(cfg, nopFSM{}, store, store, raft.NewInmemSnapshotStore(), newCommitClampTransport(ftrans, stop))
+	r, err := raft.NewRaft(cfg, nopFSM{}, store, store, raft.NewInmemSnapshotStore(), newCommitClampTransport(ftrans, newFakeDurable(^uint64(0)), stop))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,5 +124,137 @@ func TestFollowerDoesNotCommitStaleSuffix(t *testing.T) {
 	}
 	if c := r.CommitIndex(); c != 2 {
 		t.Fatalf("follower commit index %d after a request vouching for entries up to 2; want 2 (entry 3 is stale)", c)
+	}
+}
+
+// fakeDurable is a durableLog whose durable index the test moves.
+type fakeDurable struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	d    uint64
+	err  error
+}
+
+func newFakeDurable(d uint64) *fakeDurable {
+	f := &fakeDurable{d: d}
+	f.cond = sync.NewCond(&f.mu)
+	return f
+}
+
+func (f *fakeDurable) Durable() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.d
+}
+
+func (f *fakeDurable) WaitDurable(idx uint64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for f.d < idx && f.err == nil {
+		f.cond.Wait()
+	}
+	if f.d >= idx {
+		return nil
+	}
+	return f.err
+}
+
+// Term pretends every entry has term 2.
+func (f *fakeDurable) Term(idx uint64) (uint64, error) { return 2, nil }
+
+func (f *fakeDurable) set(d uint64, err error) {
+	f.mu.Lock()
+	f.d, f.err = d, err
+	f.cond.Broadcast()
+	f.mu.Unlock()
+}
+
+// A follower's successful AppendEntries answer waits until the entries are
+// durable; a failed one, and a heartbeat's, go out at once.
+func TestAckWaitsForDurableEntries(t *testing.T) {
+	in := make(chan raft.RPC)
+	out := make(chan raft.RPC)
+	stop := make(chan struct{})
+	defer close(stop)
+	log := newFakeDurable(2)
+	go forwardClamped(in, out, log, stop)
+
+	send := func(req *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) chan raft.RPCResponse {
+		t.Helper()
+		respCh := make(chan raft.RPCResponse, 1)
+		in <- raft.RPC{Command: req, RespChan: respCh}
+		got := <-out
+		got.Respond(resp, nil)
+		return respCh
+	}
+	entries := []*raft.Log{{Index: 3, Term: 2}, {Index: 4, Term: 2}}
+
+	ok := send(&raft.AppendEntriesRequest{Term: 2, PrevLogEntry: 2, Entries: entries}, &raft.AppendEntriesResponse{Success: true})
+	select {
+	case <-ok:
+		t.Fatal("answered before entry 4 was durable")
+	case <-time.After(50 * time.Millisecond):
+	}
+	log.set(3, nil)
+	select {
+	case <-ok:
+		t.Fatal("answered with entry 4 not durable")
+	case <-time.After(50 * time.Millisecond):
+	}
+	log.set(4, nil)
+	select {
+	case r := <-ok:
+		if r.Error != nil || !r.Response.(*raft.AppendEntriesResponse).Success {
+			t.Fatalf("answer %+v", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no answer after entry 4 became durable")
+	}
+
+	fail := send(&raft.AppendEntriesRequest{Term: 2, PrevLogEntry: 4, Entries: []*raft.Log{{Index: 5, Term: 2}}}, &raft.AppendEntriesResponse{Success: false})
+	select {
+	case r := <-fail:
+		if r.Response.(*raft.AppendEntriesResponse).Success {
+			t.Fatal("failure turned into success")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a failed append was held back")
+	}
+
+	// Entries replaced by a newer leader's while the answer waited are not
+	// acknowledged (the log's entry 4 has term 2, the request's term 3).
+	replaced := send(&raft.AppendEntriesRequest{Term: 3, PrevLogEntry: 3, Entries: []*raft.Log{{Index: 4, Term: 3}}}, &raft.AppendEntriesResponse{Success: true})
+	select {
+	case r := <-replaced:
+		if r.Response.(*raft.AppendEntriesResponse).Success {
+			t.Fatal("acknowledged entries the log no longer holds")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no answer for replaced entries")
+	}
+
+	// A sync error is passed to the leader as an RPC error, not a success.
+	bad := send(&raft.AppendEntriesRequest{Term: 2, PrevLogEntry: 4, Entries: []*raft.Log{{Index: 5, Term: 2}}}, &raft.AppendEntriesResponse{Success: true})
+	diskErr := errors.New("disk failed")
+	log.set(4, diskErr)
+	select {
+	case r := <-bad:
+		if !errors.Is(r.Error, diskErr) {
+			t.Fatalf("answer error %v, want the sync error", r.Error)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no answer after the sync failed")
+	}
+}
+
+// A leader's outgoing commit index never passes its durable log.
+func TestClampDurableCapsOutgoingCommit(t *testing.T) {
+	log := newFakeDurable(5)
+	for _, tc := range []struct{ commit, want uint64 }{{3, 3}, {5, 5}, {9, 5}} {
+		req := raft.AppendEntriesRequest{LeaderCommitIndex: tc.commit}
+		clampDurable(&req, log)
+		if req.LeaderCommitIndex != tc.want {
+			t.Errorf("commit %d: sent %d, want %d", tc.commit, req.LeaderCommitIndex, tc.want)
+		}
 	}
 }
