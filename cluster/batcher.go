@@ -20,9 +20,13 @@ const (
 	// maxBatchBytes caps the encoded size of one Raft entry's commands.
 	maxBatchBytes = 4 << 20
 	// maxInflightBatches is the number of batch entries handed to Raft and not
-	// yet applied. Two lets one entry be fsynced and replicated while the next
-	// one forms.
-	maxInflightBatches = 2
+	// yet applied. The next entry forms while one is in flight. Measured with
+	// redis-benchmark SET -c 50 on 3 nodes sharing 2 cores, one in flight gave
+	// 10-15% more throughput and a lower p99 than two or four: fewer, larger
+	// entries cost less CPU per command (one AppendEntries, one log sync, one
+	// engine write each), and the leader's log sync already overlaps
+	// replication (durableLog).
+	maxInflightBatches = 1
 	// proposalQueue is the buffer between proposers and the batcher.
 	proposalQueue = 4096
 )

@@ -495,12 +495,13 @@ func TestApplyBatchIsOneWrite(t *testing.T) {
 	if ce.writes != 1 {
 		t.Fatalf("%d engine writes, want 1", ce.writes)
 	}
-	// One op per engine key: k's record, its hash index entry and its
-	// version, the key statistics, the deletes of j's record, TTL index entry,
-	// hash index entry and version (written and deleted within the batch),
-	// and j's delete bucket.
-	if ce.ops != 9 {
-		t.Fatalf("batch held %d ops, want 9", ce.ops)
+	// One op per engine key: k's record (which carries its version) and its
+	// hash index entry, the key statistics, the deletes of j's record, TTL
+	// index entry and hash index entry (written and deleted within the
+	// batch), the delete of j's version record of older layouts, and j's
+	// delete bucket.
+	if ce.ops != 8 {
+		t.Fatalf("batch held %d ops, want 8", ce.ops)
 	}
 	if idx, _ := ce.AppliedIndex(); idx != 8 || f.AppliedIndex() != 8 {
 		t.Fatalf("applied index engine=%d fsm=%d, want 8", idx, f.AppliedIndex())

@@ -28,6 +28,15 @@ const (
 // big-endian expireAt follows it.
 const recHasExpiry byte = 0x80
 
+// recHasVersion is set in a value record's first byte when an 8-byte
+// big-endian version (the Raft index of the write, for WATCH) follows the
+// expiry, if any. Every write sets it (txn.writeRaw); records written before
+// versions moved into the record lack it and have a 'v' key instead.
+const recHasVersion byte = 0x40
+
+// recTypeMask selects the value type from a record's first byte.
+const recTypeMask byte = 0x3f
+
 // dataKey returns 'k' + key in a new slice with extra bytes of spare capacity.
 func dataKey(key []byte, extra int) []byte {
 	b := make([]byte, 1+len(key), 1+len(key)+extra)
@@ -53,27 +62,32 @@ func nodeKey(id []byte) []byte {
 	return b
 }
 
-// recordLen is the length of a value record with the given expiry and payload.
+// recordLen is the length of a value record with the given expiry and
+// payload, version included.
 func recordLen(expireAt int64, payload int) int {
 	if expireAt != 0 {
-		return 9 + payload
+		return 17 + payload
 	}
-	return 1 + payload
+	return 9 + payload
 }
 
 // appendRecordHeader appends a value record header to dst; the payload follows.
+// The version field is left zero; txn.writeRaw stamps it.
 func appendRecordHeader(dst []byte, typ byte, expireAt int64) []byte {
 	if expireAt == 0 {
-		return append(dst, typ)
+		dst = append(dst, typ|recHasVersion)
+	} else {
+		dst = append(dst, typ|recHasExpiry|recHasVersion)
+		dst = binary.BigEndian.AppendUint64(dst, uint64(expireAt))
 	}
-	dst = append(dst, typ|recHasExpiry)
-	return binary.BigEndian.AppendUint64(dst, uint64(expireAt))
+	return append(dst, 0, 0, 0, 0, 0, 0, 0, 0)
 }
 
 // record is a decoded value record. payload aliases the stored bytes.
 type record struct {
 	typ      byte
-	expireAt int64 // unix ms, 0 = no expiry
+	expireAt int64  // unix ms, 0 = no expiry
+	version  uint64 // Raft index of the last write; 0 when the record has none
 	payload  []byte
 }
 
@@ -82,23 +96,59 @@ func decodeRecord(b []byte) (record, bool) {
 	if len(b) == 0 {
 		return record{}, false
 	}
-	r := record{typ: b[0] &^ recHasExpiry}
+	r := record{typ: b[0] & recTypeMask}
 	if r.typ < typeString || r.typ > typeZSet {
 		return record{}, false
 	}
-	if b[0]&recHasExpiry == 0 {
-		r.payload = b[1:]
-		return r, true
+	rest := b[1:]
+	if b[0]&recHasExpiry != 0 {
+		if len(rest) < 8 {
+			return record{}, false
+		}
+		r.expireAt = int64(binary.BigEndian.Uint64(rest))
+		if r.expireAt <= 0 {
+			return record{}, false
+		}
+		rest = rest[8:]
 	}
-	if len(b) < 9 {
-		return record{}, false
+	if b[0]&recHasVersion != 0 {
+		if len(rest) < 8 {
+			return record{}, false
+		}
+		r.version = binary.BigEndian.Uint64(rest)
+		rest = rest[8:]
 	}
-	r.expireAt = int64(binary.BigEndian.Uint64(b[1:9]))
-	if r.expireAt <= 0 {
-		return record{}, false
-	}
-	r.payload = b[9:]
+	r.payload = rest
 	return r, true
+}
+
+// withVersion returns the record b stamped with version idx: in place when b
+// has a version field (records built by appendRecordHeader, which the txn
+// owns), else in a copy. A record too short to hold its header is returned as
+// it is.
+func withVersion(b []byte, idx uint64) []byte {
+	if len(b) == 0 {
+		return b
+	}
+	off := 1
+	if b[0]&recHasExpiry != 0 {
+		off += 8
+	}
+	if len(b) < off {
+		return b
+	}
+	if b[0]&recHasVersion != 0 {
+		if len(b) < off+8 {
+			return b
+		}
+		binary.BigEndian.PutUint64(b[off:], idx)
+		return b
+	}
+	out := make([]byte, 0, len(b)+8)
+	out = append(out, b[0]|recHasVersion)
+	out = append(out, b[1:off]...)
+	out = binary.BigEndian.AppendUint64(out, idx)
+	return append(out, b[off:]...)
 }
 
 // expired reports whether a record with this expiry is gone at now.

@@ -2,6 +2,8 @@ package fsm
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"testing"
@@ -491,4 +493,65 @@ func FuzzMulti(f *testing.F) {
 			t.Fatalf("OpMulti result %s", r)
 		}
 	})
+}
+
+// Records written before versions moved into records carry a separate 'v'
+// version record: WATCH reads it, a write replaces it with the record's own
+// version, and a delete removes it.
+func TestWatchReadsVersionsOfOlderRecords(t *testing.T) {
+	e := storage.NewMemory()
+	t.Cleanup(func() { _ = e.Close() })
+	var b storage.Batch
+	b.Put(dataKey([]byte("a"), 0), []byte{typeString, '1'}) // older layout: no version field
+	b.Put(versionKey([]byte("a")), binary.BigEndian.AppendUint64(nil, 5))
+	b.Put(dataKey([]byte("b"), 0), []byte{typeString, '2'}) // older, never versioned
+	if err := e.Write(&b, 7); err != nil {
+		t.Fatal(err)
+	}
+	f := mustNew(t, e)
+
+	if v, err := f.Version([]byte("a")); err != nil || v != 5 {
+		t.Fatalf("Version(a) = %d, %v; want 5 from the older version record", v, err)
+	}
+	w, err := f.Watch([]byte("a"), 0)
+	if err != nil || w.Version != 5 || !w.Live {
+		t.Fatalf("Watch(a) = %+v, %v", w, err)
+	}
+	if v, err := f.Version([]byte("b")); err != nil || v != 0 {
+		t.Fatalf("Version(b) = %d, %v; want 0", v, err)
+	}
+	if got, ok, err := f.Get([]byte("a"), 0); err != nil || !ok || string(got) != "1" {
+		t.Fatalf("GET a = %q %v %v", got, ok, err)
+	}
+
+	// EXEC with the watch taken before a write fails; one taken after runs.
+	mustApply(t, f, 10, NewSet([]byte("a"), []byte("x"), SetOptions{}))
+	raw, err := e.Get(dataKey([]byte("a"), 0))
+	if err != nil || raw[0]&recHasVersion == 0 {
+		t.Fatalf("rewritten record %q (%v) has no version field", raw, err)
+	}
+	if v, err := f.Version([]byte("a")); err != nil || v != 10 {
+		t.Fatalf("Version(a) after SET at 10 = %d, %v", v, err)
+	}
+	if r := mustApply(t, f, 11, NewMulti([]Watch{w}, NewSet([]byte("a"), []byte("y"), SetOptions{}))); r.Kind != ResultNil {
+		t.Fatalf("EXEC with a stale watch = %v, want nil (aborted)", r)
+	}
+	w2, err := f.Watch([]byte("a"), 0)
+	if err != nil || w2.Version != 10 {
+		t.Fatalf("Watch(a) = %+v, %v", w2, err)
+	}
+	if r := mustApply(t, f, 12, NewMulti([]Watch{w2}, NewSet([]byte("a"), []byte("z"), SetOptions{}))); r.Kind != ResultArray {
+		t.Fatalf("EXEC with a current watch = %v", r)
+	}
+	if got, _, _ := f.Get([]byte("a"), 0); string(got) != "z" {
+		t.Fatalf("a = %q after EXEC", got)
+	}
+
+	mustApply(t, f, 13, NewDel([]byte("a")))
+	if _, err := e.Get(versionKey([]byte("a"))); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("version record of a deleted key: %v", err)
+	}
+	if v, err := f.Version([]byte("a")); err != nil || v != 0 {
+		t.Fatalf("Version(a) after DEL = %d, %v", v, err)
+	}
 }

@@ -92,6 +92,10 @@ func (t *txn) write(p pending) {
 // writeRaw records p without the statistics hook (for FLUSHALL, which resets
 // the statistics itself). Key versions for WATCH are kept on both paths.
 func (t *txn) writeRaw(p pending) {
+	if len(p.key) > 0 && p.key[0] == nsData && !p.del {
+		// The record carries its version (WATCH); see watch.go.
+		p.val = withVersion(p.val, t.index)
+	}
 	t.touch(p.key, p.del)
 	if i, ok := t.idx[string(p.key)]; ok {
 		if i < t.mark {

@@ -7,14 +7,16 @@ import (
 	"github.com/riot-kv/riot-redis/storage"
 )
 
-// Key versions for WATCH. Every write of a data record ('k' + key) also writes
-// 'v' + key -> the Raft index of the entry (8 bytes, big-endian); deleting the
-// record deletes the version and records the index in the key's delete bucket
-// ('w' + one byte of the key's hash -> 8-byte index). Versions are engine keys,
-// so they are written atomically with the data, carried by snapshots and the
-// same on every replica. See DESIGN.md ("Transactions and WATCH").
+// Key versions for WATCH. Every write of a data record ('k' + key) stamps the
+// record with the Raft index of the entry (recHasVersion); deleting the record
+// records the index in the key's delete bucket ('w' + one byte of the key's
+// hash -> 8-byte index). Versions live in engine records, so they are written
+// atomically with the data, carried by snapshots and the same on every
+// replica. Records written before versions moved into them have a separate
+// 'v' + key -> index record instead; it is read when the record has no
+// version, and deleted with the key. See DESIGN.md ("Transactions and WATCH").
 const (
-	nsVersion byte = 'v' // 'v' + user key -> uint64 index of the last write
+	nsVersion byte = 'v' // 'v' + user key -> uint64 index of the last write (older records)
 	nsDeleted byte = 'w' // 'w' + bucket byte -> uint64 index of the last delete in the bucket
 )
 
@@ -47,25 +49,39 @@ func versionKey(key []byte) []byte {
 	return b
 }
 
-// touch keeps the version of the user key behind the engine key k current
-// after a write (del false) or delete (del true) of k in the command being
-// applied. put and del call it for every write, so every handler, present and
-// future, maintains versions by writing its data records through the txn.
+// touch keeps WATCH state current after a delete of the engine key k in the
+// command being applied: the key's version record of older layouts goes, and
+// its delete bucket takes the index. (A write stamps the record itself; see
+// writeRaw.) put and del call it for every write, so every handler, present
+// and future, maintains versions by writing its data records through the txn.
 // Keys outside the data namespace are ignored.
 func (t *txn) touch(k []byte, del bool) {
-	if len(k) == 0 || k[0] != nsData {
+	if !del || len(k) == 0 || k[0] != nsData {
 		return
 	}
 	key := k[1:]
 	vk := versionKey(key)
-	if del {
-		t.write(pending{key: vk, del: true})
-		val := binary.BigEndian.AppendUint64(vk[len(vk):], t.index)
-		t.write(pending{key: deleteBucketKeys[deleteBucket(key)], val: val})
-		return
-	}
+	t.write(pending{key: vk, del: true})
 	val := binary.BigEndian.AppendUint64(vk[len(vk):], t.index)
-	t.write(pending{key: vk[:len(vk):len(vk)], val: val})
+	t.write(pending{key: deleteBucketKeys[deleteBucket(key)], val: val})
+}
+
+// recordVersion returns the version of a key whose record read as rec (found
+// and decodable: ok): the record's own, or for a record from before versions
+// moved into records, the separate version record legacy returns.
+func recordVersion(rec record, found, ok bool, legacy func() ([]byte, bool, error)) (uint64, error) {
+	if found && ok && rec.version != 0 {
+		return rec.version, nil
+	}
+	v, vfound, err := legacy()
+	if err != nil {
+		return 0, err
+	}
+	idx, vok := decodeIndex(v, vfound)
+	if !vok {
+		return 0, ErrCorruptValue
+	}
+	return idx, nil
 }
 
 // decodeIndex decodes an 8-byte index value; absent is 0.
@@ -82,8 +98,12 @@ func decodeIndex(v []byte, found bool) (uint64, bool) {
 // watchChanged reports whether the key of w counts as modified since w was
 // taken, as seen by the command being applied (time t.now).
 func (t *txn) watchChanged(w Watch) bool {
-	cur, ok := decodeIndex(t.get(versionKey(w.Key)))
-	if !ok || cur != w.Version {
+	rec, found, ok := t.loadRecord(dataKey(w.Key, 0))
+	cur, err := recordVersion(rec, found, ok, func() ([]byte, bool, error) {
+		v, found := t.get(versionKey(w.Key))
+		return v, found, nil
+	})
+	if err != nil || cur != w.Version {
 		return true
 	}
 	if cur == 0 {
@@ -96,7 +116,6 @@ func (t *txn) watchChanged(w Watch) bool {
 		}
 	}
 	if w.Live {
-		rec, found, ok := t.loadRecord(dataKey(w.Key, 0))
 		if !found || !ok || expired(rec.expireAt, t.now) {
 			return true
 		}
@@ -114,36 +133,46 @@ func (t *txn) watchChanged(w Watch) bool {
 // read first and every later write changes the version.
 func (f *FSM) Watch(key []byte, nowMs int64) (Watch, error) {
 	w := Watch{Key: append([]byte(nil), key...), Index: f.applied.Load()}
-	v, err := f.eng.Get(versionKey(key))
-	found := err == nil
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+	rec, found, ok, err := f.loadRecord(key)
+	if err != nil {
 		return Watch{}, err
 	}
-	var ok bool
-	if w.Version, ok = decodeIndex(v, found); !ok {
-		return Watch{}, ErrCorruptValue
-	}
-	_, live, err := f.read(key, nowMs)
-	if err != nil && !errors.Is(err, ErrCorruptValue) {
+	if w.Version, err = f.recordVersion(key, rec, found, ok); err != nil {
 		return Watch{}, err
 	}
-	w.Live = live
+	w.Live = found && ok && !expired(rec.expireAt, nowMs)
 	return w, nil
+}
+
+// loadRecord reads key's value record from the engine, expired or not.
+func (f *FSM) loadRecord(key []byte) (rec record, found, ok bool, err error) {
+	v, err := f.eng.Get(dataKey(key, 0))
+	if errors.Is(err, storage.ErrNotFound) {
+		return record{}, false, true, nil
+	}
+	if err != nil {
+		return record{}, false, false, err
+	}
+	rec, ok = decodeRecord(v)
+	return rec, true, ok, nil
+}
+
+func (f *FSM) recordVersion(key []byte, rec record, found, ok bool) (uint64, error) {
+	return recordVersion(rec, found, ok, func() ([]byte, bool, error) {
+		v, err := f.eng.Get(versionKey(key))
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, false, nil
+		}
+		return v, err == nil, err
+	})
 }
 
 // Version returns the version of key: the Raft index of the last write that
 // touched it, 0 if it has none.
 func (f *FSM) Version(key []byte) (uint64, error) {
-	v, err := f.eng.Get(versionKey(key))
-	if errors.Is(err, storage.ErrNotFound) {
-		return 0, nil
-	}
+	rec, found, ok, err := f.loadRecord(key)
 	if err != nil {
 		return 0, err
 	}
-	idx, ok := decodeIndex(v, true)
-	if !ok {
-		return 0, ErrCorruptValue
-	}
-	return idx, nil
+	return f.recordVersion(key, rec, found, ok)
 }

@@ -46,15 +46,17 @@ const (
 // Config is everything a node needs. Every field can come from a flag or the
 // config file.
 type Config struct {
-	ID              string   `json:"id"`
-	Dir             string   `json:"dir"`
-	RESPAddr        string   `json:"resp-addr"`
-	RaftAddr        string   `json:"raft-addr"`
-	RPCAddr         string   `json:"rpc-addr"`
-	HTTPAddr        string   `json:"http-addr"`
-	Join            []string `json:"join"`
-	Engine          string   `json:"engine"`
-	ReadConsistency string   `json:"read-consistency"`
+	ID       string   `json:"id"`
+	Dir      string   `json:"dir"`
+	RESPAddr string   `json:"resp-addr"`
+	RaftAddr string   `json:"raft-addr"`
+	RPCAddr  string   `json:"rpc-addr"`
+	HTTPAddr string   `json:"http-addr"`
+	Join     []string `json:"join"`
+	Engine   string   `json:"engine"`
+	// EngineCacheMB is the engine's read cache in MiB (0 turns it off).
+	EngineCacheMB   int    `json:"engine_cache_mb"`
+	ReadConsistency string `json:"read-consistency"`
 	// EnablePprof serves /debug/pprof on the HTTP address.
 	EnablePprof bool `json:"pprof"`
 
@@ -76,6 +78,7 @@ func DefaultConfig() Config {
 		RPCAddr:         DefaultRPCAddr,
 		HTTPAddr:        DefaultHTTPAddr,
 		Engine:          DefaultEngine,
+		EngineCacheMB:   storage.DefaultCacheBytes >> 20,
 		ReadConsistency: DefaultReadConsistency,
 	}
 }
@@ -111,6 +114,9 @@ func (c *Config) Validate() error {
 	}
 	if !known {
 		return fmt.Errorf("--engine: unknown engine %q (want one of %s)", c.Engine, strings.Join(storage.Names(), ", "))
+	}
+	if c.EngineCacheMB < 0 || c.EngineCacheMB > 1<<20 {
+		return fmt.Errorf("--engine-cache-mb: %d is out of range (0 to 1048576)", c.EngineCacheMB)
 	}
 	if _, err := cluster.ParseConsistency(c.ReadConsistency); err != nil {
 		return fmt.Errorf("--read-consistency: %w", err)
@@ -185,7 +191,7 @@ func New(cfg Config) (_ *Server, err error) {
 	// Writes to the engine skip the fsync: the Raft log (fsynced) and the
 	// restore-from-snapshot check at start cover a power failure; see
 	// storage.Options.NoSync.
-	if s.engine, err = storage.OpenWith(cfg.Engine, filepath.Join(cfg.Dir, "engine"), storage.Options{NoSync: true}); err != nil {
+	if s.engine, err = storage.OpenWith(cfg.Engine, filepath.Join(cfg.Dir, "engine"), storage.Options{NoSync: true, CacheBytes: int64(cfg.EngineCacheMB) << 20}); err != nil {
 		return nil, fmt.Errorf("open %s engine: %w", cfg.Engine, err)
 	}
 	if s.fsm, err = fsm.New(s.engine); err != nil {

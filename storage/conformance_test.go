@@ -14,6 +14,10 @@ import (
 type engineCase struct {
 	name    string
 	durable bool // keeps data across Close and Open, has a layout version
+	// cache wraps the engine in a small read cache (Cached): every test
+	// must pass with it too, so the cache never serves what the engine
+	// would not.
+	cache bool
 }
 
 var engineCases = []engineCase{
@@ -22,12 +26,36 @@ var engineCases = []engineCase{
 	{name: EngineBolt, durable: true},
 }
 
+// conformanceCases are engineCases plus cached variants.
+var conformanceCases = append(append([]engineCase(nil), engineCases...),
+	engineCase{name: EngineLevelDB, durable: true, cache: true},
+	engineCase{name: EngineMemory, cache: true},
+)
+
+// caseName is the subtest name of c.
+func (c engineCase) caseName() string {
+	if c.cache {
+		return c.name + "+cache"
+	}
+	return c.name
+}
+
+// open opens engine c in dir; cached cases get a 64 KiB cache, small enough
+// that evictions happen in the tests.
+func (c engineCase) open(dir string) (Engine, error) {
+	var o Options
+	if c.cache {
+		o.CacheBytes = 64 << 10
+	}
+	return OpenWith(c.name, dir, o)
+}
+
 // mustOpen opens the engine c in dir and closes it when the test ends.
 func mustOpen(t *testing.T, c engineCase, dir string) Engine {
 	t.Helper()
-	e, err := Open(c.name, dir)
+	e, err := c.open(dir)
 	if err != nil {
-		t.Fatalf("Open(%q): %v", c.name, err)
+		t.Fatalf("Open(%q): %v", c.caseName(), err)
 	}
 	t.Cleanup(func() { _ = e.Close() })
 	return e
@@ -164,8 +192,8 @@ var conformanceTests = []conformanceTest{
 }
 
 func TestConformance(t *testing.T) {
-	for _, c := range engineCases {
-		t.Run(c.name, func(t *testing.T) {
+	for _, c := range conformanceCases {
+		t.Run(c.caseName(), func(t *testing.T) {
 			for _, tc := range conformanceTests {
 				if tc.durableOnly && !c.durable {
 					continue
@@ -646,6 +674,9 @@ func testNewerLayout(t *testing.T, c engineCase) {
 	dir := t.TempDir()
 	e := mustOpen(t, c, dir)
 	mustWrite(t, e, 1, "k", "v")
+	if ce, ok := e.(*cachedEngine); ok {
+		e = ce.Engine
+	}
 	ls, ok := e.(layoutSetter)
 	if !ok {
 		t.Fatalf("%T has no layout test hook", e)
@@ -657,7 +688,7 @@ func testNewerLayout(t *testing.T, c engineCase) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 2; i++ { // a refused open must not change the directory
-		e2, err := Open(c.name, dir)
+		e2, err := c.open(dir)
 		if !errors.Is(err, ErrNewerLayout) {
 			if e2 != nil {
 				_ = e2.Close()
@@ -674,7 +705,7 @@ func testSecondOpen(t *testing.T, c engineCase) {
 	dir := t.TempDir()
 	e := mustOpen(t, c, dir)
 	mustWrite(t, e, 1, "k", "v")
-	if e2, err := Open(c.name, dir); err == nil {
+	if e2, err := c.open(dir); err == nil {
 		_ = e2.Close()
 		t.Fatal("second Open of a directory in use succeeded")
 	}

@@ -39,10 +39,21 @@ type Options struct {
 	// is always synced. The bolt engine ignores NoSync (bbolt without fsync can
 	// corrupt its file on power loss); memory has nothing to sync.
 	NoSync bool
+	// CacheBytes, when positive, puts a read cache of that size in front of
+	// the engine (see Cached).
+	CacheBytes int64
 }
 
 // OpenWith is Open with options.
 func OpenWith(engine, dir string, o Options) (Engine, error) {
+	e, err := openEngine(engine, dir, o)
+	if err != nil {
+		return nil, err
+	}
+	return Cached(e, o.CacheBytes), nil
+}
+
+func openEngine(engine, dir string, o Options) (Engine, error) {
 	switch engine {
 	case EngineLevelDB:
 		e, err := OpenLevelDB(dir)

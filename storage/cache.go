@@ -1,0 +1,164 @@
+package storage
+
+import (
+	"bytes"
+	"errors"
+	"hash/maphash"
+	"sync"
+)
+
+// DefaultCacheBytes is the read cache size the server gives an engine.
+const DefaultCacheBytes = 64 << 20
+
+const (
+	cacheShards = 32
+	// cacheEntryOverhead approximates the memory of one entry beyond its key
+	// and value bytes (map slot, string and slice headers).
+	cacheEntryOverhead = 64
+)
+
+// Cached wraps e with a read cache of at most maxBytes: Get answers from
+// memory for keys read before (including "not found"), and Write keeps cached
+// keys current. Iterators and snapshots read the engine itself.
+//
+// A leveldb Get costs several microseconds (memtable skiplist and table
+// lookups, each a cache miss); the state machine reads a key before every
+// write to it and every GET reads one, so this is the engine's hottest path.
+// Write holds the cache exclusively while it writes the engine and updates
+// the entries, and Get holds it shared while it fills a miss, so a filled
+// entry is never older than the engine.
+func Cached(e Engine, maxBytes int64) Engine {
+	if maxBytes <= 0 {
+		return e
+	}
+	c := &cachedEngine{Engine: e, perShard: max(maxBytes/cacheShards, 1), seed: maphash.MakeSeed()}
+	for i := range c.shards {
+		c.shards[i].m = make(map[string]cacheEntry)
+	}
+	return c
+}
+
+type cachedEngine struct {
+	Engine
+	wmu      sync.RWMutex
+	seed     maphash.Seed
+	perShard int64
+	shards   [cacheShards]cacheShard
+}
+
+type cacheShard struct {
+	mu    sync.Mutex
+	m     map[string]cacheEntry
+	bytes int64
+}
+
+type cacheEntry struct {
+	val   []byte // nil with found false: the key is absent
+	found bool
+}
+
+func (c *cachedEngine) shard(key []byte) *cacheShard {
+	return &c.shards[maphash.Bytes(c.seed, key)%cacheShards]
+}
+
+// Get returns the value under key from the cache, or reads the engine and
+// caches the answer.
+func (c *cachedEngine) Get(key []byte) ([]byte, error) {
+	c.wmu.RLock()
+	defer c.wmu.RUnlock()
+	sh := c.shard(key)
+	sh.mu.Lock()
+	e, ok := sh.m[string(key)]
+	sh.mu.Unlock()
+	if ok {
+		if !e.found {
+			return nil, ErrNotFound
+		}
+		return bytes.Clone(e.val), nil
+	}
+	v, err := c.Engine.Get(key)
+	switch {
+	case err == nil:
+		c.fill(sh, key, bytes.Clone(v), true)
+	case errors.Is(err, ErrNotFound):
+		c.fill(sh, key, nil, false)
+	}
+	return v, err
+}
+
+// fill caches an engine answer, evicting entries if the shard is full.
+func (c *cachedEngine) fill(sh *cacheShard, key, val []byte, found bool) {
+	size := int64(len(key) + len(val) + cacheEntryOverhead)
+	if size > c.perShard/4 {
+		return // one huge value would flush the shard
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if old, ok := sh.m[string(key)]; ok {
+		sh.bytes -= int64(len(key) + len(old.val) + cacheEntryOverhead)
+	}
+	for k, e := range sh.m {
+		if sh.bytes+size <= c.perShard {
+			break
+		}
+		// Map iteration starts at a random place: random eviction.
+		sh.bytes -= int64(len(k) + len(e.val) + cacheEntryOverhead)
+		delete(sh.m, k)
+	}
+	sh.m[string(key)] = cacheEntry{val: val, found: found}
+	sh.bytes += size
+}
+
+// Write writes b to the engine and brings the cached keys b touches up to
+// date. On failure the keys b touches are dropped from the cache.
+func (c *cachedEngine) Write(b *Batch, appliedIndex uint64) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	err := c.Engine.Write(b, appliedIndex)
+	for _, op := range b.Ops() {
+		sh := c.shard(op.Key)
+		sh.mu.Lock()
+		old, ok := sh.m[string(op.Key)]
+		if ok {
+			sh.bytes -= int64(len(op.Key) + len(old.val) + cacheEntryOverhead)
+			delete(sh.m, string(op.Key))
+		}
+		sh.mu.Unlock()
+		if !ok || err != nil {
+			continue
+		}
+		if op.Kind == OpDelete {
+			c.fill(sh, op.Key, nil, false)
+		} else {
+			c.fill(sh, op.Key, bytes.Clone(op.Value), true)
+		}
+	}
+	return err
+}
+
+// Replace replaces the engine's content and empties the cache.
+func (c *cachedEngine) Replace(src Source, appliedIndex uint64) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	err := c.Engine.Replace(src, appliedIndex)
+	c.clear()
+	return err
+}
+
+// Close closes the engine and empties the cache.
+func (c *cachedEngine) Close() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.clear()
+	return c.Engine.Close()
+}
+
+func (c *cachedEngine) clear() {
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		clear(sh.m)
+		sh.bytes = 0
+		sh.mu.Unlock()
+	}
+}

@@ -1,0 +1,195 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+func mustCached(t *testing.T, maxBytes int64) (*cachedEngine, Engine) {
+	t.Helper()
+	inner := NewMemory()
+	c, ok := Cached(inner, maxBytes).(*cachedEngine)
+	if !ok {
+		t.Fatal("Cached did not wrap the engine")
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c, inner
+}
+
+func (c *cachedEngine) cached(key string) (cacheEntry, bool) {
+	sh := c.shard([]byte(key))
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, ok := sh.m[key]
+	return e, ok
+}
+
+func (c *cachedEngine) usedBytes() int64 {
+	var n int64
+	for i := range c.shards {
+		c.shards[i].mu.Lock()
+		n += c.shards[i].bytes
+		c.shards[i].mu.Unlock()
+	}
+	return n
+}
+
+// A read fills the cache (absent keys too); a write updates cached keys; a
+// delete caches the absence; values handed out are the caller's.
+func TestCacheFollowsWrites(t *testing.T) {
+	c, inner := mustCached(t, 1<<20)
+	mustWrite(t, c, 1, "a", "1")
+	if _, ok := c.cached("a"); ok {
+		t.Fatal("a write cached a key nobody read")
+	}
+	mustGet(t, c, "a", "1")
+	if e, ok := c.cached("a"); !ok || !e.found || string(e.val) != "1" {
+		t.Fatalf("after a read, cache holds %+v %v", e, ok)
+	}
+	mustMissing(t, c, "b")
+	if e, ok := c.cached("b"); !ok || e.found {
+		t.Fatalf("absent key cached as %+v %v", e, ok)
+	}
+	mustWrite(t, c, 2, "a", "2", "b", "x")
+	mustGet(t, c, "a", "2")
+	mustGet(t, c, "b", "x")
+	var b Batch
+	b.Delete([]byte("a"))
+	b.Put([]byte("b"), []byte("y"))
+	b.Put([]byte("b"), []byte("z")) // later operations win
+	if err := c.Write(&b, 3); err != nil {
+		t.Fatal(err)
+	}
+	mustMissing(t, c, "a")
+	mustGet(t, c, "b", "z")
+	mustGet(t, inner, "b", "z")
+
+	v, _ := c.Get([]byte("b"))
+	v[0] = 'Q'
+	mustGet(t, c, "b", "z")
+
+	// Replace empties the cache.
+	if err := c.Replace(newSource(-1, kv{"b", "r"}, kv{"c", "s"}), 4); err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, c, "b", "r")
+	mustGet(t, c, "c", "s")
+	mustMissing(t, c, "a")
+}
+
+// failingEngine fails every Write after writing it halfway (to check that a
+// failed Write leaves no cached value the engine may not hold).
+type failingEngine struct{ Engine }
+
+var errWrite = errors.New("test: write failed")
+
+func (f failingEngine) Write(b *Batch, idx uint64) error {
+	_ = f.Engine.Write(b, idx)
+	return errWrite
+}
+
+func TestCacheDropsKeysOfFailedWrite(t *testing.T) {
+	inner := NewMemory()
+	mustWrite(t, inner, 1, "a", "1")
+	c := Cached(failingEngine{inner}, 1<<20).(*cachedEngine)
+	mustGet(t, c, "a", "1")
+	var b Batch
+	b.Put([]byte("a"), []byte("2"))
+	if err := c.Write(&b, 2); !errors.Is(err, errWrite) {
+		t.Fatalf("Write = %v", err)
+	}
+	if _, ok := c.cached("a"); ok {
+		t.Fatal("a key of a failed write stayed cached")
+	}
+	mustGet(t, c, "a", "2") // what the engine holds
+}
+
+// The cache stays within its size, evicting old entries.
+func TestCacheBounded(t *testing.T) {
+	const limit = 64 << 10
+	c, _ := mustCached(t, limit)
+	var b Batch
+	for i := 0; i < 5000; i++ {
+		b.Put([]byte(fmt.Sprintf("key-%05d", i)), make([]byte, 100))
+	}
+	mustWriteBatch(t, c, &b, 1)
+	for i := 0; i < 5000; i++ {
+		if _, err := c.Get([]byte(fmt.Sprintf("key-%05d", i))); err != nil {
+			t.Fatal(err)
+		}
+		if used := c.usedBytes(); used > limit {
+			t.Fatalf("cache holds %d bytes, limit %d", used, limit)
+		}
+	}
+	if used := c.usedBytes(); used < limit/2 {
+		t.Fatalf("cache holds only %d bytes of %d after 5000 reads", used, limit)
+	}
+	// A value too big for a shard is served but not cached.
+	mustWrite(t, c, 2, "big", string(make([]byte, limit)))
+	if _, err := c.Get([]byte("big")); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.cached("big"); ok {
+		t.Fatal("a value larger than a shard was cached")
+	}
+}
+
+func mustWriteBatch(t *testing.T, e Engine, b *Batch, idx uint64) {
+	t.Helper()
+	if err := e.Write(b, idx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Readers racing a writer never see a value older than one they already saw,
+// nor, after a Write returned, older than that write.
+func TestCacheNeverStale(t *testing.T) {
+	c, _ := mustCached(t, 8<<10)
+	const writes = 3000
+	mustWrite(t, c, 1, "n", "0")
+	var written atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for r := 0; r < 4; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			last := int64(-1)
+			for {
+				floor := written.Load()
+				v, err := c.Get([]byte("n"))
+				if err != nil {
+					errs <- err
+					return
+				}
+				n, _ := strconv.ParseInt(string(v), 10, 64)
+				if n < last || n < floor {
+					errs <- fmt.Errorf("read %d after seeing %d (written %d)", n, last, floor)
+					return
+				}
+				last = n
+				if n == writes {
+					return
+				}
+				// Other keys churn the small cache so "n" is evicted and refilled.
+				_, _ = c.Get([]byte(fmt.Sprintf("other-%d", n%500)))
+			}
+		}()
+	}
+	for i := int64(1); i <= writes; i++ {
+		var b Batch
+		b.Put([]byte("n"), []byte(strconv.FormatInt(i, 10)))
+		b.Put([]byte(fmt.Sprintf("other-%d", i%500)), make([]byte, 50))
+		mustWriteBatch(t, c, &b, uint64(i+1))
+		written.Store(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
