@@ -58,6 +58,19 @@ func TestDeferSyncDurableIndex(t *testing.T) {
 	mustStore(t, l, batch(251, 260, other)...)
 	mustWaitDurable(t, l, 260)
 	mustRange(t, l, 251, 260, other)
+	// Term reads the rewritten entries' term, and refuses what is not there.
+	for _, i := range []uint64{1, 250, 251, 260} {
+		want := gen(i).Term
+		if i > 250 {
+			want = other(i).Term
+		}
+		if term, err := l.Term(i); err != nil || term != want {
+			t.Fatalf("Term(%d) = %d, %v; want %d", i, term, err, want)
+		}
+	}
+	if _, err := l.Term(261); !errors.Is(err, raft.ErrLogNotFound) {
+		t.Fatalf("Term past the end: %v", err)
+	}
 
 	mustDelete(t, l, 1, 260)
 	if d := l.Durable(); d != 0 {

@@ -355,19 +355,9 @@ func (l *Log) IsMonotonic() bool { return true }
 func (l *Log) GetLog(idx uint64, out *raft.Log) error {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	if l.closed {
-		return ErrClosed
-	}
-	if l.last == 0 || idx < l.first || idx > l.last {
-		return raft.ErrLogNotFound
-	}
-	i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].lastIndex() >= idx })
-	s := l.segs[i]
-	pos := idx - s.base
-	off := s.offs[pos]
-	end := s.end
-	if int(pos)+1 < len(s.offs) {
-		end = s.offs[pos+1]
+	s, off, end, err := l.locate(idx)
+	if err != nil {
+		return err
 	}
 	rec := make([]byte, end-off)
 	if _, err := s.f.ReadAt(rec, off); err != nil {
@@ -377,6 +367,23 @@ func (l *Log) GetLog(idx uint64, out *raft.Log) error {
 		return fmt.Errorf("%w: entry %d fails its checksum", ErrCorrupt, idx)
 	}
 	return decodePayload(rec[recHeaderSize:], out)
+}
+
+// locate returns the segment and byte range of entry idx. Called under mu.
+func (l *Log) locate(idx uint64) (s *segment, off, end int64, err error) {
+	if l.closed {
+		return nil, 0, 0, ErrClosed
+	}
+	if l.last == 0 || idx < l.first || idx > l.last {
+		return nil, 0, 0, raft.ErrLogNotFound
+	}
+	s = l.segs[sort.Search(len(l.segs), func(i int) bool { return l.segs[i].lastIndex() >= idx })]
+	pos := idx - s.base
+	off, end = s.offs[pos], s.end
+	if int(pos)+1 < len(s.offs) {
+		end = s.offs[pos+1]
+	}
+	return s, off, end, nil
 }
 
 func decodePayload(p []byte, out *raft.Log) error {
@@ -588,15 +595,12 @@ func (l *Log) syncLoop() {
 func (l *Log) Term(idx uint64) (uint64, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	if l.closed {
-		return 0, ErrClosed
+	s, off, _, err := l.locate(idx)
+	if err != nil {
+		return 0, err
 	}
-	if l.last == 0 || idx < l.first || idx > l.last {
-		return 0, raft.ErrLogNotFound
-	}
-	s := l.segs[sort.Search(len(l.segs), func(i int) bool { return l.segs[i].lastIndex() >= idx })]
 	var b [recHeaderSize + 16]byte
-	if _, err := s.f.ReadAt(b[:], s.offs[idx-s.base]); err != nil {
+	if _, err := s.f.ReadAt(b[:], off); err != nil {
 		return 0, fmt.Errorf("raftlog: read entry %d: %w", idx, err)
 	}
 	if binary.LittleEndian.Uint64(b[recHeaderSize:]) != idx {
