@@ -56,6 +56,9 @@ const (
 	transportPool = 5
 	// transportTimeout bounds one transport I/O operation.
 	transportTimeout = 10 * time.Second
+	// readTimeout bounds a read that waits (ReadIndex, apply) when the
+	// caller's context has no deadline.
+	readTimeout = 10 * time.Second
 )
 
 // Relay sends work to another node, normally the leader, addressed by its gRPC
@@ -478,6 +481,12 @@ func (n *Node) setReadyTerm(term uint64) {
 
 // waitReady waits until this node leads and has applied an entry of its
 // current term.
+// isReady reports, without waiting, whether this node leads and has applied
+// an entry of its own term (see waitReady).
+func (n *Node) isReady() bool {
+	return n.raft.State() == raft.Leader && n.readyTerm.Load() == n.raft.CurrentTerm()
+}
+
 func (n *Node) waitReady(ctx context.Context) error {
 	for {
 		if n.raft.State() != raft.Leader {

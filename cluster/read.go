@@ -19,6 +19,10 @@ import (
 //     confirmed heartbeat round holds; otherwise as Linearizable. Followers
 //     serve lease reads as Linearizable.
 //   - Stale: local state as it is.
+//
+// A read that has to wait is bounded by ctx's deadline, or by readTimeout if
+// ctx has none; one served at once needs no deadline (callers need not pay
+// for a timer per read).
 func (n *Node) Read(ctx context.Context, lvl Consistency, fn func(s *fsm.FSM) error) error {
 	if n.closing.Load() {
 		return ErrClosed
@@ -26,11 +30,16 @@ func (n *Node) Read(ctx context.Context, lvl Consistency, fn func(s *fsm.FSM) er
 	switch lvl {
 	case Stale:
 	case Lease:
-		if n.IsLeader() && n.leaseValid() && n.waitReady(ctx) == nil {
+		if n.IsLeader() && n.leaseValid() && n.isReady() {
 			break
 		}
 		fallthrough
 	default:
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, readTimeout)
+			defer cancel()
+		}
 		idx, err := n.readIndex(ctx)
 		if err != nil {
 			return err

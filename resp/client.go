@@ -90,12 +90,11 @@ func (c *client) propose(cmd *fsm.Command) {
 	writeResult(c.conn, res)
 }
 
-// read runs fn through the node at the connection's consistency level.
+// read runs fn through the node at the connection's consistency level. The
+// node bounds a read that has to wait by itself, so a read served at once
+// (stale, or lease on the leader) costs no timer.
 func (c *client) read(fn func(*fsm.FSM) error) error {
-	ctx, cancel := c.commandContext()
-	err := c.srv.node.Read(ctx, c.consistency(), fn)
-	cancel()
-	return err
+	return c.srv.node.Read(c.ctx, c.consistency(), fn)
 }
 
 // readGet reads rkeys[0] into rval and rok.

@@ -18,7 +18,8 @@ const (
 	// Config.MaxClients is zero, like Redis's default maxclients.
 	DefaultMaxClients = 10000
 	// CommandTimeout bounds every call a command makes on the node (a proposal,
-	// a consistent read, a membership change).
+	// a membership change). Reads are bounded by the node itself when they
+	// wait (cluster.Node.Read), so a read served at once needs no timer.
 	CommandTimeout = 10 * time.Second
 	// maxInlineSize is the longest inline (telnet-style) command line, like
 	// Redis's PROTO_INLINE_MAX_SIZE.
