@@ -56,9 +56,9 @@ const (
 	transportPool = 5
 	// transportTimeout bounds one transport I/O operation.
 	transportTimeout = 10 * time.Second
-	// readTimeout bounds a read that waits (ReadIndex, apply) when the
-	// caller's context has no deadline.
-	readTimeout = 10 * time.Second
+	// waitTimeout bounds a read or write that waits (ReadIndex, apply, a
+	// relay to the leader) when the caller's context has no deadline.
+	waitTimeout = 10 * time.Second
 )
 
 // Relay sends work to another node, normally the leader, addressed by its gRPC

@@ -20,8 +20,8 @@ import (
 //     serve lease reads as Linearizable.
 //   - Stale: local state as it is.
 //
-// A read that has to wait is bounded by ctx's deadline, or by readTimeout if
-// ctx has none; one served at once needs no deadline (callers need not pay
+// A read that has to wait is bounded by ctx's deadline, or by waitTimeout if
+// ctx has none (waitTimeout); one served at once needs no deadline (callers need not pay
 // for a timer per read).
 func (n *Node) Read(ctx context.Context, lvl Consistency, fn func(s *fsm.FSM) error) error {
 	if n.closing.Load() {
@@ -37,7 +37,7 @@ func (n *Node) Read(ctx context.Context, lvl Consistency, fn func(s *fsm.FSM) er
 	default:
 		if _, ok := ctx.Deadline(); !ok {
 			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, readTimeout)
+			ctx, cancel = context.WithTimeout(ctx, waitTimeout)
 			defer cancel()
 		}
 		idx, err := n.readIndex(ctx)

@@ -78,11 +78,10 @@ func (c *client) commandContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(c.ctx, CommandTimeout)
 }
 
-// propose sends cmd to the node and writes its result.
+// propose sends cmd to the node and writes its result. The node bounds the
+// wait itself (as for reads), so a write on the leader costs no timer here.
 func (c *client) propose(cmd *fsm.Command) {
-	ctx, cancel := c.commandContext()
-	res, err := c.nodePropose(ctx, cmd)
-	cancel()
+	res, err := c.nodePropose(c.ctx, cmd)
 	if err != nil {
 		c.writeError(err, true)
 		return
