@@ -124,6 +124,12 @@ func (c *client) readExists(f *fsm.FSM) error {
 // writeError writes the reply for an error from the node. Errors the table
 // does not know are logged: they point at a bug or an unplanned failure.
 func (c *client) writeError(err error, write bool) {
+	if err == errTxPlanned {
+		// A placeholder while EXEC or a pipeline plans: the reply is
+		// discarded, so skip the error table (hot under pipelines).
+		c.conn.WriteError(ErrTextInternal)
+		return
+	}
 	if !knownError(err) {
 		c.srv.log.Warn("command failed", "client", c.id, "err", err)
 	}

@@ -97,16 +97,25 @@ func (c *cachedEngine) fill(sh *cacheShard, key, val []byte, found bool) {
 	if old, ok := sh.m[string(key)]; ok {
 		sh.bytes -= int64(len(key) + len(old.val) + cacheEntryOverhead)
 	}
+	c.evictLocked(sh, size)
+	sh.m[string(key)] = cacheEntry{val: val, found: found}
+	sh.bytes += size
+}
+
+// evictLocked drops random entries of sh until need more bytes fit. Called
+// with sh.mu held.
+func (c *cachedEngine) evictLocked(sh *cacheShard, need int64) {
+	if sh.bytes+need <= c.perShard {
+		return
+	}
 	for k, e := range sh.m {
-		if sh.bytes+size <= c.perShard {
-			break
-		}
 		// Map iteration starts at a random place: random eviction.
 		sh.bytes -= int64(len(k) + len(e.val) + cacheEntryOverhead)
 		delete(sh.m, k)
+		if sh.bytes+need <= c.perShard {
+			return
+		}
 	}
-	sh.m[string(key)] = cacheEntry{val: val, found: found}
-	sh.bytes += size
 }
 
 // Write writes b to the engine and brings the cached keys b touches up to
@@ -119,19 +128,27 @@ func (c *cachedEngine) Write(b *Batch, appliedIndex uint64) error {
 		sh := c.shard(op.Key)
 		sh.mu.Lock()
 		old, ok := sh.m[string(op.Key)]
-		if ok {
-			sh.bytes -= int64(len(op.Key) + len(old.val) + cacheEntryOverhead)
-			delete(sh.m, string(op.Key))
-		}
-		sh.mu.Unlock()
-		if !ok || err != nil {
+		if !ok {
+			sh.mu.Unlock()
 			continue
 		}
-		if op.Kind == OpDelete {
-			c.fill(sh, op.Key, nil, false)
-		} else {
-			c.fill(sh, op.Key, bytes.Clone(op.Value), true)
+		sh.bytes -= int64(len(op.Key) + len(old.val) + cacheEntryOverhead)
+		if err != nil || (op.Kind != OpDelete && int64(len(op.Key)+len(op.Value)+cacheEntryOverhead) > c.perShard/4) {
+			delete(sh.m, string(op.Key))
+			sh.mu.Unlock()
+			continue
 		}
+		e := cacheEntry{}
+		if op.Kind != OpDelete {
+			e = cacheEntry{val: bytes.Clone(op.Value), found: true}
+		}
+		// The key stays, with its new value.
+		size := int64(len(op.Key) + len(e.val) + cacheEntryOverhead)
+		delete(sh.m, string(op.Key))
+		c.evictLocked(sh, size)
+		sh.m[string(op.Key)] = e
+		sh.bytes += size
+		sh.mu.Unlock()
 	}
 	return err
 }

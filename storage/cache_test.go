@@ -128,8 +128,22 @@ func TestCacheBounded(t *testing.T) {
 	if used := c.usedBytes(); used < limit/2 {
 		t.Fatalf("cache holds only %d bytes of %d after 5000 reads", used, limit)
 	}
+	// Writes that grow cached values keep the cache within its size too.
+	var grow Batch
+	for i := 0; i < 5000; i++ {
+		grow.Put([]byte(fmt.Sprintf("key-%05d", i)), make([]byte, 400))
+	}
+	mustWriteBatch(t, c, &grow, 2)
+	if used := c.usedBytes(); used > limit {
+		t.Fatalf("after growing writes the cache holds %d bytes, limit %d", used, limit)
+	}
+	for i := 0; i < 5000; i += 97 {
+		if v, err := c.Get([]byte(fmt.Sprintf("key-%05d", i))); err != nil || len(v) != 400 {
+			t.Fatalf("key-%05d after growing write: %d bytes, %v", i, len(v), err)
+		}
+	}
 	// A value too big for a shard is served but not cached.
-	mustWrite(t, c, 2, "big", string(make([]byte, limit)))
+	mustWrite(t, c, 3, "big", string(make([]byte, limit)))
 	if _, err := c.Get([]byte("big")); err != nil {
 		t.Fatal(err)
 	}
