@@ -674,7 +674,7 @@ func (l *Log) addSegment(base uint64, need int64) (*segment, error) {
 	spare := filepath.Join(l.dir, spareName)
 	if useSpare {
 		size = l.opts.SegmentSize
-	} else if err := prepareFile(spare, size); err != nil {
+	} else if err := prepareFile(spare, size, size == l.opts.SegmentSize); err != nil {
 		return nil, err
 	}
 	if err := os.Rename(spare, path); err != nil {
@@ -712,20 +712,28 @@ func (l *Log) prepareSpare() {
 	go func() {
 		defer l.spareWG.Done()
 		size := l.opts.SegmentSize
-		err := prepareFile(filepath.Join(l.dir, spareName), size)
+		err := prepareFile(filepath.Join(l.dir, spareName), size, true)
 		l.spareMu.Lock()
 		l.spareReady, l.spareSize = err == nil, size
 		l.spareMu.Unlock()
 	}()
 }
 
-func prepareFile(path string, size int64) error {
+// prepareFile creates a segment file of size zero bytes and syncs it. dense
+// writes the zeros (later overwrites then sync without allocating); a segment
+// made for one oversized batch is sparse instead, so a huge entry is not
+// written twice.
+func prepareFile(path string, size int64, dense bool) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("raftlog: create segment: %w", err)
 	}
 	defer f.Close()
-	if err := zeroRange(f, 0, size); err != nil {
+	if !dense {
+		if err := f.Truncate(size); err != nil {
+			return fmt.Errorf("raftlog: size segment: %w", err)
+		}
+	} else if err := zeroRange(f, 0, size); err != nil {
 		return err
 	}
 	if err := f.Sync(); err != nil {
