@@ -20,9 +20,8 @@ import (
 //     serve lease reads as Linearizable.
 //   - Stale: local state as it is.
 //
-// A read that has to wait is bounded by ctx's deadline, or by waitTimeout if
-// ctx has none (waitTimeout); one served at once needs no deadline (callers need not pay
-// for a timer per read).
+// A read that may wait long is bounded by ctx's deadline, or by waitTimeout
+// if ctx has none; callers need not pay for a timer per read.
 func (n *Node) Read(ctx context.Context, lvl Consistency, fn func(s *fsm.FSM) error) error {
 	if n.closing.Load() {
 		return ErrClosed
@@ -35,7 +34,12 @@ func (n *Node) Read(ctx context.Context, lvl Consistency, fn func(s *fsm.FSM) er
 		}
 		fallthrough
 	default:
-		if _, ok := ctx.Deadline(); !ok {
+		// On a ready leader every wait is bounded without a timer: the
+		// leadership round ends within the leader lease (Raft steps down
+		// without a quorum) and the apply wait ends when the state machine
+		// applies committed entries. Elsewhere a wait may hang on the
+		// network or on a leader that never becomes ready: bound it.
+		if _, ok := ctx.Deadline(); !ok && !n.isReady() {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, waitTimeout)
 			defer cancel()
