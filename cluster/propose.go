@@ -30,12 +30,10 @@ func (n *Node) Propose(ctx context.Context, c *fsm.Command) (fsm.Result, error) 
 		if n.IsLeader() {
 			res, err = n.applyLocal(c, timeoutFrom(ctx, waitTimeout))
 		} else {
-			if _, ok := ctx.Deadline(); !ok {
-				// The relay waits on the network: bound it.
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, waitTimeout)
-				defer cancel()
-			}
+			// The relay waits on the network: bound it.
+			var cancel context.CancelFunc
+			ctx, cancel = boundWait(ctx)
+			defer cancel()
 			var addr string
 			addr, err = n.leaderRPC()
 			if err == nil {

@@ -39,9 +39,9 @@ func (n *Node) Read(ctx context.Context, lvl Consistency, fn func(s *fsm.FSM) er
 		// without a quorum) and the apply wait ends when the state machine
 		// applies committed entries. Elsewhere a wait may hang on the
 		// network or on a leader that never becomes ready: bound it.
-		if _, ok := ctx.Deadline(); !ok && !n.isReady() {
+		if !n.isReady() {
 			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, waitTimeout)
+			ctx, cancel = boundWait(ctx)
 			defer cancel()
 		}
 		idx, err := n.readIndex(ctx)
@@ -135,6 +135,15 @@ func (n *Node) leaderReadIndex() (uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.LeaderWait)
 	defer cancel()
 	return n.cfg.Relay.ReadIndex(ctx, addr)
+}
+
+// boundWait returns ctx bounded by waitTimeout unless it already has a
+// deadline.
+func boundWait(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, waitTimeout)
 }
 
 func (n *Node) leaseValid() bool {

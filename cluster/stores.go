@@ -62,9 +62,6 @@ func (s *stores) migrate() error {
 			for ; i <= oldLast && len(batch) < chunk; i++ {
 				e := new(raft.Log)
 				if err := s.stable.GetLog(i, e); err != nil {
-					if errors.Is(err, raft.ErrLogNotFound) {
-						continue
-					}
 					return fmt.Errorf("cluster: migrate raft log entry %d: %w", i, err)
 				}
 				batch = append(batch, e)

@@ -471,8 +471,6 @@ func (l *Log) StoreLogs(logs []*raft.Log) (err error) {
 			return err
 		}
 	}
-	var touched []*segment
-	var newOffs [][]int64
 	for i := 0; i < len(logs); {
 		s := l.tail()
 		if s == nil {
@@ -505,21 +503,17 @@ func (l *Log) StoreLogs(logs []*raft.Log) (err error) {
 		if _, err := s.f.WriteAt(buf, s.end); err != nil {
 			return fmt.Errorf("raftlog: write: %w", err)
 		}
-		if j == len(logs) {
-			touched = append(touched, s)
-		} // else the batch continues in a new segment; addSegment syncs s first
+		// If the batch continues in a new segment, addSegment syncs s first.
 		l.mu.Lock()
 		s.offs = append(s.offs, offs...)
 		s.end += int64(len(buf))
 		l.mu.Unlock()
-		newOffs = append(newOffs, offs)
 		i = j
 	}
 	if !l.opts.DeferSync {
-		for _, s := range touched {
-			if err := fdatasync(s.f); err != nil {
-				return err
-			}
+		// Only the segment the batch ended in can hold unsynced records.
+		if err := fdatasync(l.tail().f); err != nil {
+			return err
 		}
 	}
 	l.mu.Lock()
