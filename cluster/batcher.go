@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/riot-kv/riot-redis/fsm"
@@ -15,8 +16,9 @@ import (
 // one engine write serve many clients; a lone client pays no extra wait,
 // because a proposal that finds a free slot is sent at once.
 const (
-	// maxBatchCommands caps the commands in one Raft entry.
-	maxBatchCommands = 512
+	// maxBatchCommands caps the commands in one Raft entry: enough for 50
+	// clients pipelining 16 commands each to share one.
+	maxBatchCommands = 1024
 	// maxBatchBytes caps the encoded size of one Raft entry's commands.
 	maxBatchBytes = 4 << 20
 	// maxInflightBatches is the number of batch entries handed to Raft and not
@@ -29,6 +31,9 @@ const (
 	maxInflightBatches = 1
 	// proposalQueue is the buffer between proposers and the batcher.
 	proposalQueue = 4096
+	// maxLinger caps how long a batch waits for the clients of the batch
+	// that just finished (see batcher.linger).
+	maxLinger = 500 * time.Microsecond
 )
 
 type proposal struct {
@@ -50,6 +55,11 @@ type batcher struct {
 	slots   chan struct{}
 	waiters sync.WaitGroup // goroutines waiting on Raft futures
 	exited  chan struct{}  // closed when run and every waiter have returned
+
+	// Of the batch that finished last: its proposals and how long it took
+	// from Raft to answer (see linger).
+	lastSize  atomic.Int64
+	lastCycle atomic.Int64 // nanoseconds
 }
 
 func newBatcher(n *Node) *batcher {
@@ -114,12 +124,18 @@ func (b *batcher) run() {
 			return
 		}
 		// Wait for a free slot; proposals arriving meanwhile join this batch.
+		idle := true
 		select {
 		case b.slots <- struct{}{}:
-		case <-b.n.stop:
-			first.done <- proposalResult{err: ErrClosed}
-			b.drainClosed()
-			return
+		default:
+			idle = false
+			select {
+			case b.slots <- struct{}{}:
+			case <-b.n.stop:
+				first.done <- proposalResult{err: ErrClosed}
+				b.drainClosed()
+				return
+			}
 		}
 		batch = append(batch[:0], first)
 		size, count := first.size, first.count
@@ -136,8 +152,49 @@ func (b *batcher) run() {
 				break fill
 			}
 		}
+		batch, size, count, timeout = b.linger(batch, idle, size, count, timeout)
 		b.send(append([]*proposal(nil), batch...), timeout)
 	}
+}
+
+// linger keeps a batch open a little longer for the clients of the batch that
+// just finished. Those clients were answered when its slot freed, and most
+// send their next command within a fraction of a commit cycle; a batch that
+// left without them would make them wait a whole cycle for the next one.
+// Under steady load that splits the clients into two groups that take turns,
+// each batch half full. So a batch waits until it holds as many proposals as
+// the last one answered (plus those that were already queued behind it when
+// it had to wait for the slot), for at most a quarter of the last cycle and
+// never more than maxLinger. A lone client never waits: the batch it finds
+// already holds as many proposals as the last one.
+func (b *batcher) linger(batch []*proposal, idle bool, size, count int, timeout time.Duration) ([]*proposal, int, int, time.Duration) {
+	want := int(b.lastSize.Load())
+	if !idle {
+		want += len(batch)
+	}
+	if len(batch) >= want {
+		return batch, size, count, timeout
+	}
+	wait := min(time.Duration(b.lastCycle.Load())/4, maxLinger)
+	if wait <= 0 {
+		return batch, size, count, timeout
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for len(batch) < want && count < maxBatchCommands && size < maxBatchBytes {
+		select {
+		case p := <-b.queue:
+			batch = append(batch, p)
+			size += p.size
+			count += p.count
+			timeout = max(timeout, p.timeout)
+		case <-t.C:
+			return batch, size, count, timeout
+		case <-b.n.stop:
+			return batch, size, count, timeout
+		}
+	}
+	return batch, size, count, timeout
 }
 
 // send stamps the batch with the leader's clock, hands it to Raft (in the
@@ -159,11 +216,14 @@ func (b *batcher) send(batch []*proposal, timeout time.Duration) {
 		failAll(batch, fmt.Errorf("cluster: encode command: %w", err))
 		return
 	}
+	start := time.Now()
 	f := b.n.raft.Apply(data, timeout)
 	b.waiters.Add(1)
 	go func() {
 		defer b.waiters.Done()
 		err := f.Error()
+		b.lastSize.Store(int64(len(batch)))
+		b.lastCycle.Store(int64(time.Since(start)))
 		<-b.slots
 		if err != nil {
 			failAll(batch, translateRaftErr(err, true))
