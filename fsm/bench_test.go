@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/riot-kv/riot-redis/storage"
 )
 
 // benchKeys is the key space the benchmarks write to, so durable engines do
@@ -134,6 +137,60 @@ func BenchmarkSnapshotRestore(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkApplyServerBatch measures what a node does per write under load:
+// entries that each carry a batch of SETs (fsm.OpBatch, as the leader's
+// group commit builds them) to random keys of benchKeys, applied to the
+// engine as the server opens it (leveldb without fsync, behind the read
+// cache). One op is one SET.
+func BenchmarkApplyServerBatch(b *testing.B) {
+	val := bytes.Repeat([]byte("v"), 64)
+	for _, size := range []int{40, 400} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			e, err := storage.OpenWith("leveldb", b.TempDir(), storage.Options{NoSync: true, CacheBytes: storage.DefaultCacheBytes})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { e.Close() })
+			f := mustNew(b, e)
+			rng := rand.New(rand.NewPCG(1, 2))
+			entry := func(idx uint64) *raft.Log {
+				args := make([][]byte, size)
+				for i := range args {
+					c := NewSet(fmt.Appendf(nil, "key:%012d", rng.IntN(benchKeys)), val, SetOptions{})
+					args[i] = c.AppendBinary(nil)
+				}
+				c := &Command{Op: OpBatch, Now: 1_700_000_000_000, Args: args}
+				data, err := c.MarshalBinary()
+				if err != nil {
+					b.Fatal(err)
+				}
+				return &raft.Log{Index: idx, Type: raft.LogCommand, Data: data}
+			}
+			// Fill the key space first, as a running benchmark has.
+			idx := uint64(0)
+			for range 2 * benchKeys / size {
+				idx++
+				f.ApplyBatch([]*raft.Log{entry(idx)})
+			}
+			logs := make([]*raft.Log, 256)
+			for i := range logs {
+				logs[i] = entry(idx + uint64(i) + 1)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for done := 0; done < b.N; done += size {
+				l := logs[(done/size)%len(logs)]
+				idx++
+				l.Index = idx
+				if r := f.ApplyBatch([]*raft.Log{l})[0].(Result); r.Kind != ResultArray {
+					b.Fatalf("batch: %v", r)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 		})
 	}
 }

@@ -311,7 +311,7 @@ func TestOversizedValue(t *testing.T) {
 	c := mustRawConn(t, s.Addr())
 	c.send(t, "SET inline "+strings.Repeat("y", max+1)+"\r\nPING\r\n")
 	c.expect(t, "-"+errTextValueTooBig+"\r\n+PONG\r\n")
-	if n, err := rdb.Exists(ctx, "inline").Result(); err != nil || n != 0 {
+	if n, err := fresh.Exists(ctx, "inline").Result(); err != nil || n != 0 {
 		t.Fatalf("EXISTS inline = %d, %v; want 0", n, err)
 	}
 }
