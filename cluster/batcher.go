@@ -110,11 +110,34 @@ func (b *batcher) propose(c *fsm.Command, timeout time.Duration) (fsm.Result, er
 	}
 }
 
+// forming is the batch the batcher is filling.
+type forming struct {
+	props       []*proposal
+	size, count int
+	timeout     time.Duration // the longest of its proposals'
+}
+
+func (f *forming) reset() {
+	clear(f.props)
+	f.props, f.size, f.count, f.timeout = f.props[:0], 0, 0, 0
+}
+
+func (f *forming) add(p *proposal) {
+	f.props = append(f.props, p)
+	f.size += p.size
+	f.count += p.count
+	f.timeout = max(f.timeout, p.timeout)
+}
+
+// full reports whether the batch reached a cap (it may pass one by its last
+// proposal).
+func (f *forming) full() bool { return f.count >= maxBatchCommands || f.size >= maxBatchBytes }
+
 func (b *batcher) run() {
 	defer b.n.wg.Done()
 	defer close(b.exited)
 	defer b.waiters.Wait()
-	var batch []*proposal
+	var batch forming
 	for {
 		var first *proposal
 		select {
@@ -137,23 +160,19 @@ func (b *batcher) run() {
 				return
 			}
 		}
-		batch = append(batch[:0], first)
-		size, count := first.size, first.count
-		timeout := first.timeout
+		batch.reset()
+		batch.add(first)
 	fill:
-		for count < maxBatchCommands && size < maxBatchBytes {
+		for !batch.full() {
 			select {
 			case p := <-b.queue:
-				batch = append(batch, p)
-				size += p.size
-				count += p.count
-				timeout = max(timeout, p.timeout)
+				batch.add(p)
 			default:
 				break fill
 			}
 		}
-		batch, size, count, timeout = b.linger(batch, idle, size, count, timeout)
-		b.send(append([]*proposal(nil), batch...), timeout)
+		b.linger(&batch, idle)
+		b.send(append([]*proposal(nil), batch.props...), batch.timeout)
 	}
 }
 
@@ -167,34 +186,27 @@ func (b *batcher) run() {
 // it had to wait for the slot), for at most a quarter of the last cycle and
 // never more than maxLinger. A lone client never waits: the batch it finds
 // already holds as many proposals as the last one.
-func (b *batcher) linger(batch []*proposal, idle bool, size, count int, timeout time.Duration) ([]*proposal, int, int, time.Duration) {
+func (b *batcher) linger(batch *forming, idle bool) {
 	want := int(b.lastSize.Load())
 	if !idle {
-		want += len(batch)
-	}
-	if len(batch) >= want {
-		return batch, size, count, timeout
+		want += len(batch.props)
 	}
 	wait := min(time.Duration(b.lastCycle.Load())/4, maxLinger)
-	if wait <= 0 {
-		return batch, size, count, timeout
+	if len(batch.props) >= want || wait <= 0 {
+		return
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
-	for len(batch) < want && count < maxBatchCommands && size < maxBatchBytes {
+	for len(batch.props) < want && !batch.full() {
 		select {
 		case p := <-b.queue:
-			batch = append(batch, p)
-			size += p.size
-			count += p.count
-			timeout = max(timeout, p.timeout)
+			batch.add(p)
 		case <-t.C:
-			return batch, size, count, timeout
+			return
 		case <-b.n.stop:
-			return batch, size, count, timeout
+			return
 		}
 	}
-	return batch, size, count, timeout
 }
 
 // send stamps the batch with the leader's clock, hands it to Raft (in the

@@ -22,13 +22,12 @@ func testProposal(count int) *proposal {
 // lingerOnce runs linger for a batch that starts with first and returns the
 // batch and its command count.
 func lingerOnce(b *batcher, idle bool, first ...*proposal) ([]*proposal, int) {
-	size, count := 0, 0
+	var f forming
 	for _, p := range first {
-		size += p.size
-		count += p.count
+		f.add(p)
 	}
-	batch, _, count, _ := b.linger(first, idle, size, count, time.Second)
-	return batch, count
+	b.linger(&f, idle)
+	return f.props, f.count
 }
 
 // After a batch of three, an idle batcher holds a new batch open until the
