@@ -89,7 +89,7 @@ func TestLingerGivesUpWhenClientsDoNotReturn(t *testing.T) {
 	}
 }
 
-// The command and size caps end a linger as they end a fill.
+// The command cap ends a linger as it ends a fill.
 func TestLingerStopsAtTheCommandCap(t *testing.T) {
 	b := testBatcher(10, time.Second)
 	for range 10 {
@@ -98,15 +98,5 @@ func TestLingerStopsAtTheCommandCap(t *testing.T) {
 	batch, count := lingerOnce(b, true, testProposal(maxBatchCommands/4))
 	if count != maxBatchCommands || len(batch) != 4 {
 		t.Fatalf("batch of %d proposals, %d commands; want 4 and %d", len(batch), count, maxBatchCommands)
-	}
-}
-
-// A node that stops ends a linger at once.
-func TestLingerEndsWhenTheNodeStops(t *testing.T) {
-	b := testBatcher(50, time.Hour)
-	close(b.n.stop)
-	batch, _ := lingerOnce(b, true, testProposal(1))
-	if len(batch) != 1 {
-		t.Fatalf("batch of %d", len(batch))
 	}
 }

@@ -327,8 +327,8 @@ func FreeAddr(t testing.TB) string {
 const minTestPort = 10000
 
 // ephemeralLow returns the first port of the kernel's ephemeral range, or 0
-// when it is unknown (not Linux).
-func ephemeralLow() int {
+// when it is unknown (not Linux). It is read once per test binary.
+var ephemeralLow = sync.OnceValue(func() int {
 	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
 	if err != nil {
 		return 0
@@ -342,7 +342,7 @@ func ephemeralLow() int {
 		return 0
 	}
 	return lo
-}
+})
 
 // Logger returns a slog logger writing through t.Log, tagged with name. Only
 // warnings and errors are kept, to keep failing-test output readable.
