@@ -55,8 +55,13 @@ type Config struct {
 	Join     []string `json:"join"`
 	Engine   string   `json:"engine"`
 	// EngineCacheMB is the engine's read cache in MiB (0 turns it off).
-	EngineCacheMB   int    `json:"engine_cache_mb"`
-	ReadConsistency string `json:"read-consistency"`
+	EngineCacheMB int `json:"engine_cache_mb"`
+	// EngineWriteBehindMB is the engine's write-behind buffer in MiB (0
+	// turns it off): applied writes are buffered and reach the engine in the
+	// background; a restart re-applies the Raft log entries after the
+	// engine's applied index.
+	EngineWriteBehindMB int    `json:"engine_write_behind_mb"`
+	ReadConsistency     string `json:"read-consistency"`
 	// EnablePprof serves /debug/pprof on the HTTP address.
 	EnablePprof bool `json:"pprof"`
 
@@ -72,14 +77,15 @@ type Config struct {
 // DefaultConfig returns a Config with every default filled in.
 func DefaultConfig() Config {
 	return Config{
-		Dir:             DefaultDir,
-		RESPAddr:        DefaultRESPAddr,
-		RaftAddr:        DefaultRaftAddr,
-		RPCAddr:         DefaultRPCAddr,
-		HTTPAddr:        DefaultHTTPAddr,
-		Engine:          DefaultEngine,
-		EngineCacheMB:   storage.DefaultCacheBytes >> 20,
-		ReadConsistency: DefaultReadConsistency,
+		Dir:                 DefaultDir,
+		RESPAddr:            DefaultRESPAddr,
+		RaftAddr:            DefaultRaftAddr,
+		RPCAddr:             DefaultRPCAddr,
+		HTTPAddr:            DefaultHTTPAddr,
+		Engine:              DefaultEngine,
+		EngineCacheMB:       storage.DefaultCacheBytes >> 20,
+		EngineWriteBehindMB: storage.DefaultWriteBehindBytes >> 20,
+		ReadConsistency:     DefaultReadConsistency,
 	}
 }
 
@@ -117,6 +123,9 @@ func (c *Config) Validate() error {
 	}
 	if c.EngineCacheMB < 0 || c.EngineCacheMB > 1<<20 {
 		return fmt.Errorf("--engine-cache-mb: %d is out of range (0 to 1048576)", c.EngineCacheMB)
+	}
+	if c.EngineWriteBehindMB < 0 || c.EngineWriteBehindMB > 1<<14 {
+		return fmt.Errorf("--engine-write-behind-mb: %d is out of range (0 to 16384)", c.EngineWriteBehindMB)
 	}
 	if _, err := cluster.ParseConsistency(c.ReadConsistency); err != nil {
 		return fmt.Errorf("--read-consistency: %w", err)
@@ -191,7 +200,11 @@ func New(cfg Config) (_ *Server, err error) {
 	// Writes to the engine skip the fsync: the Raft log (fsynced) and the
 	// restore-from-snapshot check at start cover a power failure; see
 	// storage.Options.NoSync.
-	if s.engine, err = storage.OpenWith(cfg.Engine, filepath.Join(cfg.Dir, "engine"), storage.Options{NoSync: true, CacheBytes: int64(cfg.EngineCacheMB) << 20}); err != nil {
+	if s.engine, err = storage.OpenWith(cfg.Engine, filepath.Join(cfg.Dir, "engine"), storage.Options{
+		NoSync:           true,
+		CacheBytes:       int64(cfg.EngineCacheMB) << 20,
+		WriteBehindBytes: int64(cfg.EngineWriteBehindMB) << 20,
+	}); err != nil {
 		return nil, fmt.Errorf("open %s engine: %w", cfg.Engine, err)
 	}
 	if s.fsm, err = fsm.New(s.engine); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 )
 
 // DefaultCacheBytes is the read cache size the server gives an engine.
@@ -24,9 +25,14 @@ const (
 // A leveldb Get costs several microseconds (memtable skiplist and table
 // lookups, each a cache miss); the state machine reads a key before every
 // write to it and every GET reads one, so this is the engine's hottest path.
-// Write holds the cache exclusively while it writes the engine and updates
-// the entries, and Get holds it shared while it fills a miss, so a filled
-// entry is never older than the engine.
+//
+// Gets run while a Write writes the engine (a large write-behind flush takes
+// a while), so a filled entry must never be older than the engine: a Write
+// counts itself started before it writes the engine and finished after it has
+// brought the cached keys up to date, and a Get fills a miss only if no Write
+// was in progress when it read the engine and none started since. A fill that
+// races a Write either sees the Write's new value or is discarded, or it lands
+// before the Write updates the cached keys, which then overwrites it.
 func Cached(e Engine, maxBytes int64) Engine {
 	if maxBytes <= 0 {
 		return e
@@ -40,10 +46,13 @@ func Cached(e Engine, maxBytes int64) Engine {
 
 type cachedEngine struct {
 	Engine
-	wmu      sync.RWMutex
-	seed     maphash.Seed
-	perShard int64
-	shards   [cacheShards]cacheShard
+	// wmu is held exclusively by Replace and Close, shared by Get and Write.
+	wmu sync.RWMutex
+	// started and finished count Writes; see Cached.
+	started, finished atomic.Uint64
+	seed              maphash.Seed
+	perShard          int64
+	shards            [cacheShards]cacheShard
 }
 
 type cacheShard struct {
@@ -76,24 +85,34 @@ func (c *cachedEngine) Get(key []byte) ([]byte, error) {
 		}
 		return bytes.Clone(e.val), nil
 	}
+	gen := c.started.Load()
+	quiet := c.finished.Load() == gen
 	v, err := c.Engine.Get(key)
+	if !quiet {
+		return v, err
+	}
 	switch {
 	case err == nil:
-		c.fill(sh, key, bytes.Clone(v), true)
+		c.fill(sh, gen, key, bytes.Clone(v), true)
 	case errors.Is(err, ErrNotFound):
-		c.fill(sh, key, nil, false)
+		c.fill(sh, gen, key, nil, false)
 	}
 	return v, err
 }
 
-// fill caches an engine answer, evicting entries if the shard is full.
-func (c *cachedEngine) fill(sh *cacheShard, key, val []byte, found bool) {
+// fill caches an engine answer read when gen Writes had started (and
+// finished), unless another Write has started since; it evicts entries if the
+// shard is full.
+func (c *cachedEngine) fill(sh *cacheShard, gen uint64, key, val []byte, found bool) {
 	size := int64(len(key) + len(val) + cacheEntryOverhead)
 	if size > c.perShard/4 {
 		return // one huge value would flush the shard
 	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	if c.started.Load() != gen {
+		return
+	}
 	if old, ok := sh.m[string(key)]; ok {
 		sh.bytes -= int64(len(key) + len(old.val) + cacheEntryOverhead)
 	}
@@ -121,8 +140,10 @@ func (c *cachedEngine) evictLocked(sh *cacheShard, need int64) {
 // Write writes b to the engine and brings the cached keys b touches up to
 // date. On failure the keys b touches are dropped from the cache.
 func (c *cachedEngine) Write(b *Batch, appliedIndex uint64) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
+	c.wmu.RLock()
+	defer c.wmu.RUnlock()
+	c.started.Add(1)
+	defer c.finished.Add(1)
 	err := c.Engine.Write(b, appliedIndex)
 	for _, op := range b.Ops() {
 		sh := c.shard(op.Key)

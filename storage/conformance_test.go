@@ -18,6 +18,11 @@ type engineCase struct {
 	// must pass with it too, so the cache never serves what the engine
 	// would not.
 	cache bool
+	// behind, when positive, wraps the engine (and its cache) in a
+	// write-behind buffer (WriteBehind) of that many bytes: small, so that
+	// background flushes happen in the tests, or large, so that reads and
+	// iterators are answered from the buffer. Every test must pass with both.
+	behind int64
 }
 
 var engineCases = []engineCase{
@@ -30,14 +35,21 @@ var engineCases = []engineCase{
 var conformanceCases = append(append([]engineCase(nil), engineCases...),
 	engineCase{name: EngineLevelDB, durable: true, cache: true},
 	engineCase{name: EngineMemory, cache: true},
+	engineCase{name: EngineLevelDB, durable: true, cache: true, behind: 4 << 10},
+	engineCase{name: EngineLevelDB, durable: true, behind: 64 << 20},
+	engineCase{name: EngineMemory, behind: 4 << 10},
 )
 
 // caseName is the subtest name of c.
 func (c engineCase) caseName() string {
+	n := c.name
 	if c.cache {
-		return c.name + "+cache"
+		n += "+cache"
 	}
-	return c.name
+	if c.behind > 0 {
+		n += fmt.Sprintf("+behind%dk", c.behind>>10)
+	}
+	return n
 }
 
 // open opens engine c in dir; cached cases get a 64 KiB cache, small enough
@@ -47,6 +59,7 @@ func (c engineCase) open(dir string) (Engine, error) {
 	if c.cache {
 		o.CacheBytes = 64 << 10
 	}
+	o.WriteBehindBytes = c.behind
 	return OpenWith(c.name, dir, o)
 }
 
@@ -674,6 +687,9 @@ func testNewerLayout(t *testing.T, c engineCase) {
 	dir := t.TempDir()
 	e := mustOpen(t, c, dir)
 	mustWrite(t, e, 1, "k", "v")
+	if be, ok := e.(*behindEngine); ok {
+		e = be.eng
+	}
 	if ce, ok := e.(*cachedEngine); ok {
 		e = ce.Engine
 	}

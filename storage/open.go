@@ -42,6 +42,11 @@ type Options struct {
 	// CacheBytes, when positive, puts a read cache of that size in front of
 	// the engine (see Cached).
 	CacheBytes int64
+	// WriteBehindBytes, when positive, buffers Writes in memory up to that
+	// many bytes and writes them to the engine in the background (see
+	// WriteBehind). Like NoSync it is safe only when, as in Riot, a restart
+	// re-applies the log entries after the engine's applied index.
+	WriteBehindBytes int64
 }
 
 // OpenWith is Open with options.
@@ -50,7 +55,7 @@ func OpenWith(engine, dir string, o Options) (Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Cached(e, o.CacheBytes), nil
+	return WriteBehind(Cached(e, o.CacheBytes), o.WriteBehindBytes), nil
 }
 
 func openEngine(engine, dir string, o Options) (Engine, error) {

@@ -64,6 +64,7 @@ func parseConfig(args []string, stderr io.Writer) (server.Config, error) {
 	fs.StringVar(&join, "join", "", "comma-separated RESP addresses of existing members to join (ignored when the node has state)")
 	fs.StringVar(&cfg.Engine, "engine", cfg.Engine, "storage engine: leveldb, memory or bolt")
 	fs.IntVar(&cfg.EngineCacheMB, "engine-cache-mb", cfg.EngineCacheMB, "engine read cache in MiB (0: off)")
+	fs.IntVar(&cfg.EngineWriteBehindMB, "engine-write-behind-mb", cfg.EngineWriteBehindMB, "engine write-behind buffer in MiB (0: off)")
 	fs.StringVar(&cfg.ReadConsistency, "read-consistency", cfg.ReadConsistency, "default read consistency: linearizable, lease or stale")
 
 	// The config file is applied first so that flags on the command line win.

@@ -37,6 +37,8 @@ func TestParseConfigDefaultsAndErrors(t *testing.T) {
 		{[]string{"--read-consistency", "eventual"}, "--read-consistency"},
 		{[]string{"--engine-cache-mb", "-1"}, "--engine-cache-mb"},
 		{[]string{"--engine-cache-mb", "lots"}, "engine-cache-mb"},
+		{[]string{"--engine-write-behind-mb", "-1"}, "--engine-write-behind-mb"},
+		{[]string{"--engine-write-behind-mb", "99999"}, "--engine-write-behind-mb"},
 		{[]string{"--resp-addr", "nohostport"}, "--resp-addr"},
 		{[]string{"--raft-addr", "0.0.0.0:12000"}, "--raft-addr"},
 		{[]string{"--rpc-addr", "127.0.0.1:notaport"}, "--rpc-addr"},

@@ -1,0 +1,382 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// mustBehind wraps inner in a write-behind buffer of maxBytes.
+func mustBehind(t *testing.T, inner Engine, maxBytes int64) *behindEngine {
+	t.Helper()
+	w, ok := WriteBehind(inner, maxBytes).(*behindEngine)
+	if !ok {
+		t.Fatal("WriteBehind did not wrap the engine")
+	}
+	t.Cleanup(func() { _ = w.Close() })
+	return w
+}
+
+// waitFlushed waits until no background flush runs.
+func (w *behindEngine) waitFlushed(t *testing.T) {
+	t.Helper()
+	w.mu.Lock()
+	err := w.waitFlushLocked()
+	w.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A Write below the limit stays in memory and is read from there; the Write
+// that fills the buffer hands it to the engine in the background, as one
+// write recording the index of the last Write in it.
+func TestWriteBehindBuffersThenFlushes(t *testing.T) {
+	inner := NewMemory()
+	w := mustBehind(t, inner, 200)
+	mustWrite(t, w, 1, "a", "1")
+	mustGet(t, w, "a", "1")
+	mustApplied(t, w, 1)
+	mustMissing(t, inner, "a")
+	mustApplied(t, inner, 0)
+
+	var b Batch
+	b.Delete([]byte("a"))
+	b.Put([]byte("b"), make([]byte, 200))
+	mustWriteBatch(t, w, &b, 2)
+	mustMissing(t, w, "a")
+	w.waitFlushed(t)
+	mustMissing(t, inner, "a")
+	if v, err := inner.Get([]byte("b")); err != nil || len(v) != 200 {
+		t.Fatalf("engine Get(b) = %d bytes, %v", len(v), err)
+	}
+	mustApplied(t, inner, 2)
+	mustApplied(t, w, 2)
+}
+
+// An iterator lays the buffered entries of its range over the engine's pairs
+// without writing them to the engine: buffered puts add and replace pairs,
+// buffered deletes hide them, and later Writes are not seen.
+func TestWriteBehindIteratorMergesBuffer(t *testing.T) {
+	inner := NewMemory()
+	mustWrite(t, inner, 1, "a", "old", "b", "old", "d", "old", "f", "old")
+	w := mustBehind(t, inner, 1<<20)
+	var b Batch
+	b.Put([]byte("a"), []byte("new"))
+	b.Delete([]byte("b"))
+	b.Put([]byte("c"), []byte("new"))
+	b.Delete([]byte("e")) // absent from the engine
+	b.Put([]byte("g"), []byte("new"))
+	b.Put([]byte("z"), []byte("out of range"))
+	mustWriteBatch(t, w, &b, 2)
+	it := w.NewIterator([]byte("a"), []byte("h"))
+	mustWrite(t, w, 3, "a", "later", "ab", "later")
+	var got []kv
+	for it.Next() {
+		got = append(got, kv{string(it.Key()), string(it.Value())})
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+	it.Close()
+	want := []kv{{"a", "new"}, {"c", "new"}, {"d", "old"}, {"f", "old"}, {"g", "new"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("iterator = %v, want %v", got, want)
+	}
+	mustGet(t, inner, "a", "old") // nothing was written to the engine
+	mustMissing(t, inner, "c")
+}
+
+// An iterator over a range holding more buffered entries than it merges
+// writes the buffer to the engine first; one over a range the buffer cannot
+// hold leaves it alone.
+func TestWriteBehindIteratorSettlesLargeRange(t *testing.T) {
+	inner := NewMemory()
+	w := mustBehind(t, inner, 1<<30)
+	var b Batch
+	for i := 0; i <= maxMergedEntries; i++ {
+		b.Put([]byte(fmt.Sprintf("a%05d", i)), []byte("v"))
+	}
+	mustWriteBatch(t, w, &b, 1)
+	if got := collect(t, w, []byte("b"), []byte("c")); len(got) != 0 {
+		t.Fatalf("range [b, c) = %v", got)
+	}
+	mustMissing(t, inner, "a00000")
+	if got := collect(t, w, []byte("a"), []byte("b")); len(got) != maxMergedEntries+1 {
+		t.Fatalf("range [a, b) has %d pairs, want %d", len(got), maxMergedEntries+1)
+	}
+	mustGet(t, inner, "a00000", "v")
+	mustApplied(t, inner, 1)
+}
+
+// The newer window wins over the one being flushed.
+func TestWriteBehindNewerWindowWins(t *testing.T) {
+	inner := NewMemory()
+	be := &blockingEngine{Engine: inner, inWrite: make(chan struct{}), release: make(chan struct{})}
+	w := mustBehind(t, be, 100)
+	var b Batch
+	b.Put([]byte("k"), make([]byte, 100))
+	b.Put([]byte("j"), []byte("frozen"))
+	mustWriteBatch(t, w, &b, 1) // fills the window: its flush starts and blocks
+	<-be.inWrite
+	var d Batch
+	d.Delete([]byte("k"))
+	mustWriteBatch(t, w, &d, 2)
+	mustMissing(t, w, "k")
+	mustGet(t, w, "j", "frozen")
+	if got := collect(t, w, nil, nil); len(got) != 1 || got[0] != (kv{"j", "frozen"}) {
+		t.Fatalf("iterator = %v", got)
+	}
+	mustApplied(t, w, 2)
+	close(be.release)
+	w.waitFlushed(t)
+	mustMissing(t, w, "k")
+	be.inWrite = nil
+}
+
+// A Snapshot holds every Write before it, and records the last index even
+// when that Write was empty.
+func TestWriteBehindSnapshotSettles(t *testing.T) {
+	inner := NewMemory()
+	w := mustBehind(t, inner, 1<<20)
+	mustWrite(t, w, 1, "k", "v")
+	mustWrite(t, w, 2)
+	s, err := w.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Release()
+	if s.AppliedIndex() != 2 {
+		t.Fatalf("snapshot index %d, want 2", s.AppliedIndex())
+	}
+	mustGet(t, s, "k", "v")
+}
+
+// A crash (the process dies with Writes buffered) loses whole windows from the
+// end, never part of one: after reopening, the engine holds exactly the
+// Writes up to its applied index.
+func TestWriteBehindCrashLosesWholeWindows(t *testing.T) {
+	dir := t.TempDir()
+	ldb, err := OpenLevelDB(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ldb.wopts = ldbNoSync
+	w := WriteBehind(ldb, 300).(*behindEngine)
+	const writes = 200
+	for i := 1; i <= writes; i++ {
+		mustWrite(t, w, uint64(i), fmt.Sprintf("k%03d", i), "v", "last", fmt.Sprint(i))
+	}
+	w.waitFlushed(t)
+	// Crash: the engine closes under the buffer, which is never written.
+	if err := ldb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e, err := Open(EngineLevelDB, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	idx, err := e.AppliedIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idx == 0 || idx >= writes {
+		t.Fatalf("applied index %d after the crash: want some but not all of %d writes flushed", idx, writes)
+	}
+	mustGet(t, e, "last", fmt.Sprint(idx))
+	for i := 1; i <= writes; i++ {
+		k := fmt.Sprintf("k%03d", i)
+		if uint64(i) <= idx {
+			mustGet(t, e, k, "v")
+		} else {
+			mustMissing(t, e, k)
+		}
+	}
+}
+
+// A failed background write is reported by every later Write and iterator;
+// reads keep answering from memory, so nothing already applied is unseen.
+func TestWriteBehindFlushError(t *testing.T) {
+	inner := NewMemory()
+	w := mustBehind(t, failingEngine{inner}, 100)
+	var b Batch
+	b.Put([]byte("k"), make([]byte, 100))
+	mustWriteBatch(t, w, &b, 1)
+	w.mu.Lock()
+	err := w.waitFlushLocked()
+	w.mu.Unlock()
+	if !errors.Is(err, errWrite) {
+		t.Fatalf("flush error = %v, want %v", err, errWrite)
+	}
+	if err := w.Write(&b, 2); !errors.Is(err, errWrite) {
+		t.Fatalf("Write after a failed flush = %v", err)
+	}
+	if v, err := w.Get([]byte("k")); err != nil || len(v) != 100 {
+		t.Fatalf("Get = %d bytes, %v", len(v), err)
+	}
+	it := w.NewIterator(nil, nil)
+	defer it.Close()
+	if it.Next() || !errors.Is(it.Err(), errWrite) {
+		t.Fatalf("iterator after a failed flush: Next true or Err %v", it.Err())
+	}
+	if _, err := w.Snapshot(); !errors.Is(err, errWrite) {
+		t.Fatalf("Snapshot after a failed flush = %v", err)
+	}
+}
+
+// A Write with an unknown operation changes nothing.
+func TestWriteBehindRejectsBadOp(t *testing.T) {
+	w := mustBehind(t, NewMemory(), 1<<20)
+	b := Batch{ops: []Op{{Kind: OpPut, Key: []byte("a"), Value: []byte("1")}, {Kind: 9, Key: []byte("b")}}}
+	if err := w.Write(&b, 1); err == nil {
+		t.Fatal("Write accepted an unknown op kind")
+	}
+	mustMissing(t, w, "a")
+	mustApplied(t, w, 0)
+}
+
+// Readers racing a writer through the buffer never see a value older than
+// one they already saw, nor older than a Write that returned (windows are
+// flushed while they read).
+func TestWriteBehindNeverStale(t *testing.T) {
+	w := mustBehind(t, Cached(NewMemory(), 4<<10), 2<<10)
+	const writes = 3000
+	mustWrite(t, w, 1, "n", "0")
+	var (
+		mu      sync.Mutex
+		written int
+		wg      sync.WaitGroup
+	)
+	errs := make(chan error, 4)
+	for r := 0; r < 4; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			last := -1
+			for last < writes {
+				mu.Lock()
+				floor := written
+				mu.Unlock()
+				v, err := w.Get([]byte("n"))
+				if err != nil {
+					errs <- err
+					return
+				}
+				var n int
+				fmt.Sscan(string(v), &n)
+				if n < last || n < floor {
+					errs <- fmt.Errorf("read %d after seeing %d (written %d)", n, last, floor)
+					return
+				}
+				last = n
+			}
+		}()
+	}
+	for i := 1; i <= writes; i++ {
+		var b Batch
+		b.Put([]byte("n"), []byte(fmt.Sprint(i)))
+		b.Put([]byte(fmt.Sprintf("other-%d", i%300)), make([]byte, 40))
+		mustWriteBatch(t, w, &b, uint64(i+1))
+		mu.Lock()
+		written = i
+		mu.Unlock()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// blockingEngine holds every Write after it reached the engine, and every
+// Get after it read the engine, until released.
+type blockingEngine struct {
+	Engine
+	inWrite, inGet chan struct{}
+	release        chan struct{}
+}
+
+func (b *blockingEngine) Write(batch *Batch, idx uint64) error {
+	err := b.Engine.Write(batch, idx)
+	if b.inWrite != nil {
+		b.inWrite <- struct{}{}
+		<-b.release
+	}
+	return err
+}
+
+func (b *blockingEngine) Get(key []byte) ([]byte, error) {
+	v, err := b.Engine.Get(key)
+	if b.inGet != nil {
+		b.inGet <- struct{}{}
+		<-b.release
+	}
+	return v, err
+}
+
+// A Get does not wait for a Write in progress (a large flush takes a while),
+// and what it reads meanwhile is not cached: the next Get still sees the
+// Write's value.
+func TestCacheGetDuringWrite(t *testing.T) {
+	inner := NewMemory()
+	mustWrite(t, inner, 1, "k", "old")
+	be := &blockingEngine{Engine: inner, inWrite: make(chan struct{}), release: make(chan struct{})}
+	c := Cached(be, 1<<20).(*cachedEngine)
+	done := make(chan error, 1)
+	go func() {
+		var b Batch
+		b.Put([]byte("k"), []byte("new"))
+		done <- c.Write(&b, 2)
+	}()
+	<-be.inWrite
+	got := make(chan string, 1)
+	go func() {
+		v, _ := c.Get([]byte("k"))
+		got <- string(v)
+	}()
+	select {
+	case v := <-got:
+		if v != "new" {
+			t.Fatalf("Get during Write = %q (the engine already holds the new value)", v)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Get waited for the Write")
+	}
+	if _, ok := c.cached("k"); ok {
+		t.Fatal("a read made during a Write was cached")
+	}
+	close(be.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, c, "k", "new")
+}
+
+// A Get that read the engine before a Write and fills after it does not
+// cache the older value.
+func TestCacheFillLosesToWrite(t *testing.T) {
+	inner := NewMemory()
+	mustWrite(t, inner, 1, "k", "old")
+	be := &blockingEngine{Engine: inner, inGet: make(chan struct{}), release: make(chan struct{}, 1)}
+	c := Cached(be, 1<<20).(*cachedEngine)
+	got := make(chan string, 1)
+	go func() {
+		v, _ := c.Get([]byte("k"))
+		got <- string(v)
+	}()
+	<-be.inGet // the Get has read "old" and not yet filled
+	var b Batch
+	b.Put([]byte("k"), []byte("new"))
+	if err := c.Write(&b, 2); err != nil {
+		t.Fatal(err)
+	}
+	be.release <- struct{}{}
+	if v := <-got; v != "old" {
+		t.Fatalf("racing Get = %q", v)
+	}
+	be.inGet = nil
+	mustGet(t, c, "k", "new")
+}
