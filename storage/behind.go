@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -33,30 +34,36 @@ const (
 // already paid elsewhere: a crash loses the buffer, never part of one Write
 // (each flush is one atomic e.Write recording the index of the last Write it
 // holds), so AppliedIndex after a restart names what e really holds and the
-// log entries after it are applied again. Snapshot, NewIterator (when the
-// buffer holds keys in its range), Replace and Close write the buffer to e
-// first, so they see every Write before them. A failed background write is
-// returned by every later Write, Snapshot and iterator.
+// log entries after it are applied again. Snapshots and iterators lay the
+// buffer over e's state; Replace and Close write it to e first. A failed
+// background write is returned by every later Write, Snapshot and iterator.
 func WriteBehind(e Engine, maxBytes int64) Engine {
 	if maxBytes <= 0 {
 		return e
 	}
-	return &behindEngine{eng: e, max: maxBytes, active: newOverlay(0)}
+	w := &behindEngine{eng: e, max: maxBytes, active: newOverlay(0)}
+	w.cond.L = &w.mu
+	return w
 }
+
+// maxFrozen is how many full windows may wait for the background flush
+// before a Write that fills another one waits.
+const maxFrozen = 1
 
 type behindEngine struct {
 	eng Engine
 	max int64
 
 	mu     sync.RWMutex
-	active *overlay // receives Writes
-	// frozen is being written to eng by a background flush (nil when none);
-	// flushed is closed when that ends.
-	frozen  *overlay
-	flushed chan struct{}
-	err     error // a failed flush; the node must stop
-	closed  bool
-	batch   Batch // reused by flushes, which never run concurrently
+	cond   sync.Cond // on mu (write side): the flush queue shrank or failed
+	active *overlay  // receives Writes
+	// frozen are the windows waiting for, or in, the background flush,
+	// oldest first; flushing is set while the flush goroutine runs.
+	frozen   []*overlay
+	flushing bool
+	err      error       // a failed flush; the node must stop
+	closed   atomic.Bool // read without mu by iterators, which may run under it (Replace from a snapshot)
+	batch    Batch       // reused by flushes, which never run concurrently
 }
 
 // overlay is one window of buffered writes.
@@ -136,7 +143,7 @@ func (w *behindEngine) Write(b *Batch, appliedIndex uint64) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.closed {
+	if w.closed.Load() {
 		return ErrClosed
 	}
 	if w.err != nil {
@@ -157,33 +164,55 @@ func (w *behindEngine) Write(b *Batch, appliedIndex uint64) error {
 	if o.bytes < w.max {
 		return nil
 	}
-	// Hand the window to a background flush; wait for the previous one
-	// first, so at most two windows are in memory.
-	if err := w.waitFlushLocked(); err != nil {
-		return err
+	// Hand the window to the background flush; with maxFrozen windows
+	// already waiting, wait first, so memory stays bounded.
+	full := o
+	for len(w.frozen) >= maxFrozen && w.err == nil && !w.closed.Load() && w.active == full {
+		w.cond.Wait()
 	}
-	if w.closed || w.active.bytes < w.max {
-		// While this Write waited, Close or another Write wrote the window.
+	if w.err != nil {
+		return w.err
+	}
+	if w.closed.Load() || w.active != full {
+		// While this Write waited, Close or another caller took the window.
 		return nil
 	}
-	w.frozen, w.active = w.active, newOverlay(len(w.active.m))
-	w.flushed = make(chan struct{})
-	go w.flush(w.frozen, w.flushed)
+	w.freezeLocked()
 	return nil
 }
 
-// flush writes o to the engine in the background.
-func (w *behindEngine) flush(o *overlay, done chan struct{}) {
-	err := w.writeOverlay(o)
-	w.mu.Lock()
-	if err != nil {
-		// Keep serving the window from memory; every later Write fails.
-		w.err = err
-	} else {
-		w.frozen = nil
+// freezeLocked queues the active window for the background flush and starts
+// a new one. Called with w.mu held.
+func (w *behindEngine) freezeLocked() {
+	w.frozen = append(w.frozen, w.active)
+	w.active = newOverlay(len(w.active.m))
+	if !w.flushing {
+		w.flushing = true
+		go w.flushLoop()
 	}
-	close(done)
-	w.mu.Unlock()
+}
+
+// flushLoop writes the frozen windows to the engine, oldest first, until
+// none is left or a write fails.
+func (w *behindEngine) flushLoop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for len(w.frozen) > 0 {
+		o := w.frozen[0]
+		w.mu.Unlock()
+		err := w.writeOverlay(o)
+		w.mu.Lock()
+		if err != nil {
+			// Keep serving the window from memory; every later Write fails.
+			w.err = err
+			break
+		}
+		w.frozen[0] = nil
+		w.frozen = w.frozen[1:]
+		w.cond.Broadcast()
+	}
+	w.flushing = false
+	w.cond.Broadcast()
 }
 
 // writeOverlay writes o to the engine as one batch, keys in order.
@@ -211,14 +240,11 @@ func (w *behindEngine) writeOverlay(o *overlay) error {
 	return err
 }
 
-// waitFlushLocked waits, with w.mu held on entry and on return, until no
-// background flush runs.
+// waitFlushLocked waits, with w.mu held on entry and on return, until the
+// background flush has written every frozen window or failed.
 func (w *behindEngine) waitFlushLocked() error {
-	for w.frozen != nil && w.err == nil {
-		ch := w.flushed
-		w.mu.Unlock()
-		<-ch
-		w.mu.Lock()
+	for w.flushing && w.err == nil {
+		w.cond.Wait()
 	}
 	return w.err
 }
@@ -227,15 +253,18 @@ func (w *behindEngine) waitFlushLocked() error {
 // hold a key in [start, end), or always if all is set (so the engine also
 // records the index of the last Write). Called with w.mu held.
 func (w *behindEngine) settleLocked(start, end []byte, all bool) error {
-	if w.closed {
+	if w.closed.Load() {
 		return ErrClosed
 	}
 	if w.err != nil {
 		return w.err
 	}
-	need := w.active.mayHold(start, end) || (w.frozen != nil && w.frozen.mayHold(start, end))
+	need := w.active.mayHold(start, end)
+	for _, o := range w.frozen {
+		need = need || o.mayHold(start, end)
+	}
 	if all {
-		need = w.active.wrote || w.frozen != nil
+		need = w.active.wrote || len(w.frozen) > 0
 	}
 	if !need {
 		return nil
@@ -243,7 +272,7 @@ func (w *behindEngine) settleLocked(start, end []byte, all bool) error {
 	if err := w.waitFlushLocked(); err != nil {
 		return err
 	}
-	if w.closed {
+	if w.closed.Load() {
 		return ErrClosed
 	}
 	if !w.active.wrote {
@@ -251,31 +280,58 @@ func (w *behindEngine) settleLocked(start, end []byte, all bool) error {
 	}
 	if err := w.writeOverlay(w.active); err != nil {
 		w.err = err
+		w.cond.Broadcast()
 		return err
 	}
 	w.active = newOverlay(0)
 	return nil
 }
 
-// Get reads buffered writes first, then the engine.
-func (w *behindEngine) Get(key []byte) ([]byte, error) {
-	w.mu.RLock()
-	if w.closed {
-		w.mu.RUnlock()
-		return nil, ErrClosed
+// bufferedGet looks key up in the windows, newest first. Called with w.mu
+// held.
+func (w *behindEngine) bufferedGet(key []byte) (overlayEntry, bool) {
+	if e, ok := w.active.get(key); ok {
+		return e, true
 	}
-	e, ok := w.active.get(key)
-	if !ok && w.frozen != nil {
-		e, ok = w.frozen.get(key)
+	for i := len(w.frozen) - 1; i >= 0; i-- {
+		if e, ok := w.frozen[i].get(key); ok {
+			return e, true
+		}
 	}
-	w.mu.RUnlock()
-	if !ok {
-		return w.eng.Get(key)
+	return overlayEntry{}, false
+}
+
+// layersLocked returns the windows, newest first. Called with w.mu held.
+func (w *behindEngine) layersLocked() []*overlay {
+	ls := make([]*overlay, 0, 1+len(w.frozen))
+	ls = append(ls, w.active)
+	for i := len(w.frozen) - 1; i >= 0; i-- {
+		ls = append(ls, w.frozen[i])
 	}
+	return ls
+}
+
+// entryValue is what Get answers for a buffered entry.
+func entryValue(e overlayEntry) ([]byte, error) {
 	if e.del {
 		return nil, ErrNotFound
 	}
 	return append(make([]byte, 0, len(e.val)), e.val...), nil
+}
+
+// Get reads buffered writes first, then the engine.
+func (w *behindEngine) Get(key []byte) ([]byte, error) {
+	w.mu.RLock()
+	if w.closed.Load() {
+		w.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	e, ok := w.bufferedGet(key)
+	w.mu.RUnlock()
+	if !ok {
+		return w.eng.Get(key)
+	}
+	return entryValue(e)
 }
 
 // maxMergedEntries is the most buffered entries an iterator merges with the
@@ -287,15 +343,15 @@ const maxMergedEntries = 1024
 // laid over it.
 func (w *behindEngine) NewIterator(start, end []byte) Iterator {
 	w.mu.RLock()
-	if w.closed || w.err != nil {
+	if w.closed.Load() || w.err != nil {
 		err := w.err
-		if w.closed {
+		if w.closed.Load() {
 			err = ErrClosed
 		}
 		w.mu.RUnlock()
 		return &errIterator{err: err}
 	}
-	ents, ok := w.bufferedRange(start, end)
+	ents, ok := bufferedRange(w.layersLocked(), start, end, maxMergedEntries)
 	if ok {
 		// Under the read lock no Write lands between the buffer's view and
 		// the engine's; a background flush may, but it writes only keys
@@ -322,25 +378,26 @@ type bufferedEntry struct {
 	overlayEntry
 }
 
-// bufferedRange returns the buffered entries in [start, end) in key order,
-// the newer window's winning, or false if there are more than
-// maxMergedEntries. Called with w.mu held.
-func (w *behindEngine) bufferedRange(start, end []byte) ([]bufferedEntry, bool) {
+// bufferedRange returns the entries of layers (newest first) in [start, end)
+// in key order, a newer layer's entry hiding an older one's, or false if
+// there are more than limit (when limit > 0).
+func bufferedRange(layers []*overlay, start, end []byte, limit int) ([]bufferedEntry, bool) {
 	var ents []bufferedEntry
-	for _, o := range [2]*overlay{w.active, w.frozen} {
-		if o == nil || !o.mayHold(start, end) {
+	for i, o := range layers {
+		if !o.mayHold(start, end) {
 			continue
 		}
+	entries:
 		for k, e := range o.m {
 			if k < string(start) || (end != nil && k >= string(end)) {
 				continue
 			}
-			if o != w.active {
-				if _, newer := w.active.m[k]; newer {
-					continue
+			for _, newer := range layers[:i] {
+				if _, ok := newer.m[k]; ok {
+					continue entries
 				}
 			}
-			if len(ents) == maxMergedEntries {
+			if limit > 0 && len(ents) == limit {
 				return nil, false
 			}
 			ents = append(ents, bufferedEntry{key: k, overlayEntry: e})
@@ -418,34 +475,82 @@ func (m *mergedIterator) Err() error {
 
 func (m *mergedIterator) Close() error { return m.eng.Close() }
 
-func (w *behindEngine) isClosed() bool {
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	return w.closed
-}
+func (w *behindEngine) isClosed() bool { return w.closed.Load() }
 
-// Snapshot writes the buffer to the engine and snapshots the engine.
+// Snapshot lays the buffered windows over a snapshot of the engine. It writes
+// nothing itself: it queues the active window for the background flush, so
+// a Raft snapshot does not hold up applies while a window is written.
 func (w *behindEngine) Snapshot() (Snapshot, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.settleLocked(nil, nil, true); err != nil {
-		return nil, err
+	if w.closed.Load() {
+		return nil, ErrClosed
 	}
-	return w.eng.Snapshot()
+	if w.err != nil {
+		return nil, w.err
+	}
+	if w.active.wrote {
+		w.freezeLocked()
+	}
+	// Under w.mu no flush finishes between the engine's view and the
+	// windows': a window is dropped from the queue only after it is in the
+	// engine, and one in the engine and still queued reads the same.
+	es, err := w.eng.Snapshot()
+	if err != nil || len(w.frozen) == 0 {
+		return es, err
+	}
+	ls := w.layersLocked()[1:] // the new active window is empty
+	return &behindSnapshot{Snapshot: es, w: w, layers: ls, idx: ls[0].idx}, nil
+}
+
+// behindSnapshot is an engine snapshot with buffered windows laid over it.
+type behindSnapshot struct {
+	Snapshot
+	w        *behindEngine
+	layers   []*overlay // newest first
+	idx      uint64
+	released atomic.Bool
+}
+
+func (s *behindSnapshot) AppliedIndex() uint64 { return s.idx }
+
+func (s *behindSnapshot) Get(key []byte) ([]byte, error) {
+	if s.released.Load() || s.w.isClosed() {
+		return nil, ErrClosed
+	}
+	for _, o := range s.layers {
+		if e, ok := o.get(key); ok {
+			return entryValue(e)
+		}
+	}
+	return s.Snapshot.Get(key)
+}
+
+func (s *behindSnapshot) NewIterator(start, end []byte) Iterator {
+	if s.released.Load() || s.w.isClosed() {
+		return &errIterator{err: ErrClosed}
+	}
+	ents, _ := bufferedRange(s.layers, start, end, 0)
+	return &mergedIterator{w: s.w, eng: s.Snapshot.NewIterator(start, end), ents: ents, engPending: true}
+}
+
+func (s *behindSnapshot) Release() {
+	s.released.Store(true)
+	s.Snapshot.Release()
 }
 
 // AppliedIndex is the index of the last Write, buffered or not.
 func (w *behindEngine) AppliedIndex() (uint64, error) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	if w.closed {
+	if w.closed.Load() {
 		return 0, ErrClosed
 	}
 	if w.active.wrote {
 		return w.active.idx, nil
 	}
-	if w.frozen != nil {
-		return w.frozen.idx, nil
+	if n := len(w.frozen); n > 0 {
+		return w.frozen[n-1].idx, nil
 	}
 	return w.eng.AppliedIndex()
 }
@@ -465,11 +570,11 @@ func (w *behindEngine) Replace(src Source, appliedIndex uint64) error {
 func (w *behindEngine) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.closed {
+	if w.closed.Load() {
 		return nil
 	}
 	err := w.settleLocked(nil, nil, true)
-	w.closed = true
+	w.closed.Store(true)
 	if cerr := w.eng.Close(); err == nil {
 		err = cerr
 	}
