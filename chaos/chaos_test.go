@@ -170,10 +170,16 @@ func TestChaosLong(t *testing.T) {
 		Bank:     true,
 		BankMGet: *flagBankMGet,
 		Schedule: func(rnd *rand.Rand) harness.Schedule { return harness.RandomSchedule(rnd, 4) },
+		// A short random round may draw only faults a healthy majority rides
+		// out (a bridge that keeps the leader's majority, removing and
+		// re-adding followers): no leader change and no failed request. A
+		// removal the leader's CLUSTER PEERS confirmed ("removed") shows the
+		// nemesis acted as well as a failed request does.
 		Expect: func(r *harness.Round) error {
 			return firstErr(
 				atLeast("nemesis episodes", int64(r.Count("nemesis")), 1),
-				atLeast("leader changes plus failed requests", r.LeaderChanges+r.Errors(), 1))
+				atLeast("leader changes, failed requests and confirmed removals",
+					r.LeaderChanges+r.Errors()+int64(r.Count("removed")), 1))
 		},
 	}
 	if *flagLong {
