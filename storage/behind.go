@@ -259,12 +259,13 @@ func (w *behindEngine) settleLocked(start, end []byte, all bool) error {
 	if w.err != nil {
 		return w.err
 	}
-	need := w.active.mayHold(start, end)
-	for _, o := range w.frozen {
-		need = need || o.mayHold(start, end)
-	}
+	var need bool
 	if all {
 		need = w.active.wrote || len(w.frozen) > 0
+	} else {
+		for _, o := range w.layersLocked() {
+			need = need || o.mayHold(start, end)
+		}
 	}
 	if !need {
 		return nil
@@ -365,11 +366,12 @@ func (w *behindEngine) NewIterator(start, end []byte) Iterator {
 	}
 	w.mu.RUnlock()
 	w.mu.Lock()
-	err := w.settleLocked(start, end, false)
-	w.mu.Unlock()
-	if err != nil {
+	defer w.mu.Unlock()
+	if err := w.settleLocked(start, end, false); err != nil {
 		return &errIterator{err: err}
 	}
+	// Still under the lock, so no Write lands between the settle and the
+	// engine's view.
 	return w.eng.NewIterator(start, end)
 }
 
@@ -424,7 +426,7 @@ func (m *mergedIterator) Next() bool {
 	if m.err != nil {
 		return false
 	}
-	if m.w.isClosed() {
+	if m.w.closed.Load() {
 		m.err = ErrClosed
 		return false
 	}
@@ -475,8 +477,6 @@ func (m *mergedIterator) Err() error {
 
 func (m *mergedIterator) Close() error { return m.eng.Close() }
 
-func (w *behindEngine) isClosed() bool { return w.closed.Load() }
-
 // Snapshot lays the buffered windows over a snapshot of the engine. It writes
 // nothing itself: it queues the active window for the background flush, so
 // a Raft snapshot does not hold up applies while a window is written.
@@ -515,7 +515,7 @@ type behindSnapshot struct {
 func (s *behindSnapshot) AppliedIndex() uint64 { return s.idx }
 
 func (s *behindSnapshot) Get(key []byte) ([]byte, error) {
-	if s.released.Load() || s.w.isClosed() {
+	if s.released.Load() || s.w.closed.Load() {
 		return nil, ErrClosed
 	}
 	for _, o := range s.layers {
@@ -527,7 +527,7 @@ func (s *behindSnapshot) Get(key []byte) ([]byte, error) {
 }
 
 func (s *behindSnapshot) NewIterator(start, end []byte) Iterator {
-	if s.released.Load() || s.w.isClosed() {
+	if s.released.Load() || s.w.closed.Load() {
 		return &errIterator{err: ErrClosed}
 	}
 	ents, _ := bufferedRange(s.layers, start, end, 0)
