@@ -57,6 +57,7 @@ func (n *Node) JoinLocal(ctx context.Context, m Member) error {
 	if n.raft.State() != raft.Leader {
 		return ErrNotLeader
 	}
+	defer n.changingMembership()()
 	cf := n.raft.GetConfiguration()
 	if err := cf.Error(); err != nil {
 		return translateRaftErr(err, false)
@@ -100,6 +101,7 @@ func (n *Node) RemoveLocal(ctx context.Context, id string) error {
 	if n.raft.State() != raft.Leader {
 		return ErrNotLeader
 	}
+	defer n.changingMembership()()
 	cf := n.raft.GetConfiguration()
 	if err := cf.Error(); err != nil {
 		return translateRaftErr(err, false)
@@ -156,4 +158,17 @@ func (n *Node) TransferLocal(ctx context.Context, id string) error {
 		return translateRaftErr(err, false)
 	}
 	return nil
+}
+
+// changingMembership marks a membership change of this node as in flight
+// until the function it returns is called: leadership confirmations for reads
+// fall back to Raft's round meanwhile, and count quorums over a fresh copy of
+// the configuration afterwards (confirm.go). Changes run one at a time.
+func (n *Node) changingMembership() (done func()) {
+	n.membershipMu.Lock()
+	n.membershipGen.Add(1) // odd: in flight
+	return func() {
+		n.membershipGen.Add(1)
+		n.membershipMu.Unlock()
+	}
 }

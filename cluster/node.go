@@ -153,10 +153,22 @@ type Node struct {
 	readyMu   sync.Mutex
 	readyCh   chan struct{} // closed and replaced whenever readyTerm changes
 
-	verify      *rounds // leadership confirmation (leader)
+	verify      *rounds // leadership confirmation for linearizable reads (leader)
+	verifyLease *rounds // Raft's heartbeat round, which renews the lease (leader)
 	remoteIndex *rounds // ReadIndex from the leader (follower)
-	batch       *batcher
-	lease       atomic.Int64 // unix nanos until which the leader's lease holds
+
+	// Leadership confirmation (confirm.go): the leader side, the voters it
+	// counts, and membershipGen, odd while a membership change of this node
+	// is in flight and bumped at its start and end.
+	confirm       *confirmer
+	voters        atomic.Pointer[voterView]
+	membershipGen atomic.Uint64
+	membershipMu  sync.Mutex                // one membership change at a time
+	confirmFast   atomic.Uint64             // rounds shown by confirm.go
+	confirmSlow   atomic.Uint64             // rounds left to Raft's VerifyLeader
+	raftRef       atomic.Pointer[raft.Raft] // n.raft, for the confirmation server
+	batch         *batcher
+	lease         atomic.Int64 // unix nanos until which the leader's lease holds
 
 	closing   atomic.Bool
 	closeOnce sync.Once
@@ -184,8 +196,10 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 		readyCh: make(chan struct{}),
 		stop:    make(chan struct{}),
 	}
-	n.verify = &rounds{do: n.verifyLeadership}
-	n.remoteIndex = &rounds{do: n.leaderReadIndex}
+	n.verify = &rounds{do: n.confirmLeadership}
+	n.verifyLease = &rounds{do: n.verifyLeadership}
+	n.remoteIndex = &rounds{do: n.remoteReadIndex}
+	n.confirm = newConfirmer(raft.ServerID(cfg.ID), transportTimeout)
 	n.batch = newBatcher(n)
 
 	raftDir := filepath.Join(cfg.Dir, "raft")
@@ -212,11 +226,12 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 		n.store.close()
 		return nil, fmt.Errorf("cluster: inspect raft state: %w", err)
 	}
-	n.trans, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, advertise, transportPool, transportTimeout, hlog.Named("transport"))
+	stream, err := listenMux(cfg.RaftAddr, advertise, func(c net.Conn) { serveConfirm(c, n.localTerm) })
 	if err != nil {
 		n.store.close()
 		return nil, fmt.Errorf("cluster: raft transport on %s: %w", cfg.RaftAddr, err)
 	}
+	n.trans = raft.NewNetworkTransportWithLogger(stream, transportPool, transportTimeout, hlog.Named("transport"))
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.ID)
@@ -255,6 +270,7 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 		n.store.close()
 		return nil, fmt.Errorf("cluster: start raft: %w", err)
 	}
+	n.raftRef.Store(n.raft)
 	if cfg.Bootstrap && !n.hadState {
 		bf := n.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
 			Suffrage: raft.Voter, ID: rc.LocalID, Address: n.trans.LocalAddr(),
@@ -314,6 +330,21 @@ func (n *Node) selfMeta() fsm.NodeMeta {
 		ID: n.cfg.ID, RaftAddr: string(n.trans.LocalAddr()), RESPAddr: n.cfg.RESPAddr,
 		RPCAddr: n.cfg.RPCAddr, HTTPAddr: n.cfg.HTTPAddr,
 	}
+}
+
+// localTerm is this node's current Raft term (0 before Raft starts), the
+// answer to a leadership confirmation.
+func (n *Node) localTerm() uint64 {
+	if r := n.raftRef.Load(); r != nil {
+		return r.CurrentTerm()
+	}
+	return 0
+}
+
+// ConfirmRounds returns how many leadership confirmation rounds for reads
+// confirm.go has shown and how many fell back to Raft's heartbeat round.
+func (n *Node) ConfirmRounds() (fast, fallback uint64) {
+	return n.confirmFast.Load(), n.confirmSlow.Load()
 }
 
 // Role returns this node's Raft role.
@@ -377,11 +408,15 @@ func (n *Node) Members(ctx context.Context) ([]Member, error) {
 	return out, nil
 }
 
-// Stats returns Raft's statistics plus the fsm's applied index.
+// Stats returns Raft's statistics plus the fsm's applied index and the
+// leadership confirmation rounds (ConfirmRounds).
 func (n *Node) Stats() map[string]string {
 	s := n.raft.Stats()
 	s["fsm_applied_index"] = fmt.Sprint(n.fsm.AppliedIndex())
 	s["id"] = n.cfg.ID
+	fast, slow := n.ConfirmRounds()
+	s["read_confirm_rounds"] = fmt.Sprint(fast)
+	s["read_confirm_fallbacks"] = fmt.Sprint(slow)
 	return s
 }
 
@@ -556,6 +591,7 @@ func (n *Node) shutdown() error {
 		errs = append(errs, fmt.Errorf("cluster: raft shutdown: %w", err))
 	}
 	n.wg.Wait()
+	n.confirm.close()
 	if err := n.trans.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("cluster: transport close: %w", err))
 	}

@@ -6,18 +6,21 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/riot-kv/riot-redis/fsm"
 )
 
 // Read makes local state consistent at lvl and then runs fn against it.
 //
 //   - Linearizable: ReadIndex. The leader's commit index is taken, leadership is
-//     confirmed by one heartbeat round (shared by concurrent reads), and this
-//     node waits until its own state machine has applied that index. Followers
-//     get the index from the leader over gRPC, then read locally.
+//     confirmed by one round (confirm.go; shared by concurrent reads), and
+//     this node waits until its own state machine has applied that index.
+//     Followers get the index from the leader over gRPC, then read locally.
 //   - Lease: on the leader, reads are local while the lease from the last
-//     confirmed heartbeat round holds; otherwise as Linearizable. Followers
-//     serve lease reads as Linearizable.
+//     confirmed Raft heartbeat round holds; otherwise as Linearizable, with
+//     Raft's heartbeat round to renew the lease. Followers serve lease reads
+//     as Linearizable.
 //   - Stale: local state as it is.
 //
 // A read that may wait long is bounded by ctx's deadline, or by waitTimeout
@@ -26,12 +29,15 @@ func (n *Node) Read(ctx context.Context, lvl Consistency, fn func(s *fsm.FSM) er
 	if n.closing.Load() {
 		return ErrClosed
 	}
+	rs := n.verify
 	switch lvl {
 	case Stale:
 	case Lease:
 		if n.IsLeader() && n.leaseValid() && n.isReady() {
 			break
 		}
+		// Renew the lease: only Raft's own round does.
+		rs = n.verifyLease
 		fallthrough
 	default:
 		// On a ready leader every wait is bounded without a timer: the
@@ -44,7 +50,7 @@ func (n *Node) Read(ctx context.Context, lvl Consistency, fn func(s *fsm.FSM) er
 			ctx, cancel = boundWait(ctx)
 			defer cancel()
 		}
-		idx, err := n.readIndex(ctx)
+		idx, err := n.readIndex(ctx, rs)
 		if err != nil {
 			return err
 		}
@@ -57,8 +63,9 @@ func (n *Node) Read(ctx context.Context, lvl Consistency, fn func(s *fsm.FSM) er
 }
 
 // readIndex returns an index that, once applied locally, makes a local read
-// linearizable. Not-leader errors are retried while a leader is elected.
-func (n *Node) readIndex(ctx context.Context) (uint64, error) {
+// linearizable; on the leader it joins rs for the leadership confirmation.
+// Not-leader errors are retried while a leader is elected.
+func (n *Node) readIndex(ctx context.Context, rs *rounds) (uint64, error) {
 	deadline := time.Now().Add(n.cfg.LeaderWait)
 	for attempt := 0; ; attempt++ {
 		var (
@@ -66,7 +73,7 @@ func (n *Node) readIndex(ctx context.Context) (uint64, error) {
 			err error
 		)
 		if n.IsLeader() {
-			idx, err = n.ReadIndexLocal(ctx)
+			idx, err = n.leaderReadIndex(ctx, rs)
 		} else {
 			// Concurrent reads on a follower share one ReadIndex call to the
 			// leader; each joins a call that starts after it began.
@@ -97,24 +104,113 @@ func (n *Node) readIndex(ctx context.Context) (uint64, error) {
 // an entry of its own term has applied, because until then its commit index
 // may lag entries the previous leader committed.
 func (n *Node) ReadIndexLocal(ctx context.Context) (uint64, error) {
+	return n.leaderReadIndex(ctx, n.verify)
+}
+
+// leaderReadIndex is ReadIndexLocal with the confirmation rounds to join:
+// n.verify (cheap, for linearizable reads) or n.verifyLease (Raft's own
+// heartbeat round, which also renews the lease).
+func (n *Node) leaderReadIndex(ctx context.Context, rs *rounds) (uint64, error) {
 	if err := n.waitReady(ctx); err != nil {
 		return 0, err
 	}
-	// Every write acknowledged so far is applied, so durable here (durableLog
-	// rule 2): the smaller of the two indexes covers them all.
+	// The commit index is read while this node leads, ready, in one term
+	// throughout: leading in term at both checks means leading in between
+	// (a node leads a term at most once). Every write acknowledged so far is
+	// applied, so durable here (durableLog rule 2): the smaller of the two
+	// indexes covers them all.
+	term := n.readyTerm.Load()
 	idx := min(n.raft.CommitIndex(), n.store.log.Durable())
-	if _, err := n.verify.join(ctx); err != nil {
+	if n.raft.State() != raft.Leader || n.raft.CurrentTerm() != term {
+		return 0, ErrNotLeader
+	}
+	confirmed, err := rs.join(ctx)
+	if err != nil {
 		return 0, err
+	}
+	if confirmed != term {
+		// The round confirmed a later leadership of this node; the index
+		// was read in an earlier one.
+		return 0, ErrNotLeader
 	}
 	return idx, nil
 }
 
-// verifyLeadership is one leadership confirmation round (one heartbeat to a
-// quorum). On success it extends the leader's read lease.
+// leaderTerm returns the term this node leads in, or ok false. Reading the
+// term on both sides of the state means the node led in that term (Raft
+// changes its term only after leaving the leader state).
+func (n *Node) leaderTerm() (uint64, bool) {
+	t := n.raft.CurrentTerm()
+	if n.raft.State() != raft.Leader || n.raft.CurrentTerm() != t {
+		return 0, false
+	}
+	return t, true
+}
+
+// confirmLeadership is one leadership confirmation round for linearizable
+// reads: the confirmation of confirm.go when it can show leadership, else
+// Raft's heartbeat round. It returns the term confirmed.
+func (n *Node) confirmLeadership() (uint64, error) {
+	if term, ok := n.leaderTerm(); ok {
+		if view := n.confirmView(term); view != nil &&
+			n.confirm.confirm(term, view.voters, n.cfg.LeaderLeaseTimeout/4, n.stop) &&
+			n.membershipGen.Load() == view.gen {
+			n.confirmFast.Add(1)
+			return term, nil
+		}
+	}
+	n.confirmSlow.Add(1)
+	return n.verifyLeadership()
+}
+
+// confirmView returns this leader's configuration for term, as read while
+// no membership change of this node was in flight, or nil.
+func (n *Node) confirmView(term uint64) *voterView {
+	gen := n.membershipGen.Load()
+	if gen%2 == 1 {
+		return nil // a change is in flight
+	}
+	if v := n.voters.Load(); v != nil && v.term == term && v.gen == gen {
+		return v
+	}
+	cf := n.raft.GetConfiguration()
+	if cf.Error() != nil {
+		return nil
+	}
+	if t, ok := n.leaderTerm(); !ok || t != term || n.membershipGen.Load() != gen {
+		return nil
+	}
+	v := &voterView{term: term, gen: gen}
+	for _, s := range cf.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			v.voters = append(v.voters, s)
+		}
+	}
+	n.voters.Store(v)
+	return v
+}
+
+// voterView is a leader's latest configuration's voters.
+type voterView struct {
+	term, gen uint64
+	voters    []raft.Server
+}
+
+// verifyLeadership is Raft's leadership confirmation round (one heartbeat to a
+// quorum). On success it extends the leader's read lease. It returns the term
+// confirmed.
 func (n *Node) verifyLeadership() (uint64, error) {
 	start := time.Now()
+	term, ok := n.leaderTerm()
+	if !ok {
+		return 0, ErrNotLeader
+	}
 	if err := n.raft.VerifyLeader().Error(); err != nil {
 		return 0, translateRaftErr(err, false)
+	}
+	// VerifyLeader ran in the leadership of the term read before and after it.
+	if t, ok := n.leaderTerm(); !ok || t != term {
+		return 0, ErrNotLeader
 	}
 	// A quorum heard from us after start, and a follower that heard from its
 	// leader within the heartbeat timeout neither starts an election nor votes
@@ -122,12 +218,12 @@ func (n *Node) verifyLeadership() (uint64, error) {
 	// heartbeat timeout. Keep a margin for clock drift and scheduling (the
 	// documented risk of lease reads).
 	n.lease.Store(start.Add(min(n.cfg.HeartbeatTimeout, n.cfg.ElectionTimeout) / 2).UnixNano())
-	return 0, nil
+	return term, nil
 }
 
-// leaderReadIndex asks the leader for its read index (one RPC, shared by the
+// remoteReadIndex asks the leader for its read index (one RPC, shared by the
 // follower's concurrent reads).
-func (n *Node) leaderReadIndex() (uint64, error) {
+func (n *Node) remoteReadIndex() (uint64, error) {
 	addr, err := n.leaderRPC()
 	if err != nil {
 		return 0, err

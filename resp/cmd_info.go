@@ -405,6 +405,12 @@ func infoRaft(c *client, b *infoBuilder) {
 	b.str("raft_leader_rpc_addr", leader.RPCAddr)
 	b.str("raft_leader_http_addr", leader.HTTPAddr)
 	b.str("raft_num_peers", st["num_peers"])
+	// Leadership confirmations for linearizable reads this node ran as
+	// leader: shown cheaply, and left to Raft's heartbeat round.
+	if v, ok := st["read_confirm_rounds"]; ok {
+		b.str("raft_read_confirm_rounds", v)
+		b.str("raft_read_confirm_fallbacks", st["read_confirm_fallbacks"])
+	}
 	ctx, cancel := context.WithTimeout(c.ctx, CommandTimeout)
 	if members, err := n.Members(ctx); err == nil {
 		b.int("raft_members", int64(len(members)))

@@ -398,3 +398,63 @@ func TestClusterTransferAndNonVoter(t *testing.T) {
 	}
 	mustGetAll(t, c, "for-the-nonvoter", "yes")
 }
+
+// Linearizable reads are confirmed by the leader's read confirmation (one
+// follower per round in three nodes), keep working when that follower is
+// killed, see every acknowledged write, and are counted in INFO.
+func TestClusterReadConfirmation(t *testing.T) {
+	c := testcluster.New(t, 3, testcluster.Options{})
+	leader := c.WaitForLeader(20 * time.Second)
+	ctx := ctxT(t, time.Minute)
+	lc := leader.Client()
+	confirmed := func() (uint64, uint64) {
+		in := parseInfo(t, lc.Info(ctx, "raft").Val())["raft"]
+		fast, err1 := strconv.ParseUint(in["raft_read_confirm_rounds"], 10, 64)
+		slow, err2 := strconv.ParseUint(in["raft_read_confirm_fallbacks"], 10, 64)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("INFO raft read confirmation fields: %v", in)
+		}
+		return fast, slow
+	}
+	// Every read sees the write acknowledged before it, on the leader and,
+	// through the leader's read index, on a follower.
+	check := func(round int) {
+		t.Helper()
+		for i := range 20 {
+			v := strconv.Itoa(round*100 + i)
+			if err := lc.Set(ctx, "k", v, 0).Err(); err != nil {
+				t.Fatalf("SET: %v", err)
+			}
+			for _, n := range c.Nodes {
+				if !n.Running() {
+					continue
+				}
+				if got, err := n.Client().Get(ctx, "k").Result(); err != nil || got != v {
+					t.Fatalf("GET on %s after SET %s = %q, %v", n.Cfg.ID, v, got, err)
+				}
+			}
+		}
+	}
+	// The first rounds dial the followers; they fall back meanwhile.
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		check(0)
+		if fast, _ := confirmed(); fast == 0 {
+			return errors.New("no read confirmed by the followers yet")
+		}
+		return nil
+	})
+	fast0, slow0 := confirmed()
+	check(1)
+	fast1, slow1 := confirmed()
+	if fast1-fast0 < 20 || slow1 != slow0 {
+		t.Fatalf("40 linearizable reads: %d confirmed rounds, %d fallbacks; want at least 20 and none", fast1-fast0, slow1-slow0)
+	}
+
+	// Kill one follower: the other answers (after one round's delay).
+	c.Followers()[0].Kill()
+	check(2)
+	fast2, _ := confirmed()
+	if fast2-fast1 < 20 {
+		t.Fatalf("with one follower down, %d of 40 reads confirmed by the other", fast2-fast1)
+	}
+}

@@ -1,0 +1,382 @@
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/riot-kv/riot-redis/fsm"
+	"github.com/riot-kv/riot-redis/storage"
+)
+
+// fakeFollower answers confirmations on a real TCP port, through muxStream,
+// with a term the test sets; silent makes it read requests and never answer.
+type fakeFollower struct {
+	id     raft.ServerID
+	mux    *muxStream
+	term   atomic.Uint64
+	silent atomic.Bool
+	asked  atomic.Int64 // requests received
+}
+
+func newFakeFollower(t *testing.T, id string, term uint64) *fakeFollower {
+	t.Helper()
+	f := &fakeFollower{id: raft.ServerID(id)}
+	f.term.Store(term)
+	m, err := listenMux("127.0.0.1:0", nil, f.serve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mux = m
+	t.Cleanup(func() { m.Close() })
+	return f
+}
+
+func (f *fakeFollower) serve(c net.Conn) {
+	// A counting reader in front of serveConfirm.
+	pr, pw := io.Pipe()
+	go func() {
+		var b [confirmFrame]byte
+		for {
+			if _, err := io.ReadFull(c, b[:]); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			f.asked.Add(1)
+			if f.silent.Load() {
+				continue
+			}
+			if _, err := pw.Write(b[:]); err != nil {
+				return
+			}
+		}
+	}()
+	serveConfirm(&readerConn{Conn: c, r: pr}, f.term.Load)
+}
+
+// readerConn is a connection whose reads come from r.
+type readerConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *readerConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+func (f *fakeFollower) server() raft.Server {
+	return raft.Server{Suffrage: raft.Voter, ID: f.id, Address: raft.ServerAddress(f.mux.Addr().String())}
+}
+
+// confirmEventually runs rounds until one returns want (the first rounds
+// only start the dials) or fails the test.
+func confirmEventually(t *testing.T, c *confirmer, term uint64, voters []raft.Server, want bool) {
+	t.Helper()
+	stop := make(chan struct{})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if c.confirm(term, voters, time.Second, stop) == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("confirm(term %d) never returned %v", term, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestServeConfirmAnswersEachRequestWithTheTerm(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	go serveConfirm(b, func() uint64 { return 42 })
+	// Three requests in one write: three answers, in order.
+	var reqs [3 * confirmFrame]byte
+	for i := range 3 {
+		binary.BigEndian.PutUint64(reqs[i*confirmFrame:], uint64(100+i))
+		binary.BigEndian.PutUint64(reqs[i*confirmFrame+8:], 7)
+	}
+	go a.Write(reqs[:])
+	br := bufio.NewReader(a)
+	for i := range 3 {
+		var resp [confirmFrame]byte
+		if _, err := io.ReadFull(br, resp[:]); err != nil {
+			t.Fatal(err)
+		}
+		if seq, term := binary.BigEndian.Uint64(resp[:8]), binary.BigEndian.Uint64(resp[8:]); seq != uint64(100+i) || term != 42 {
+			t.Fatalf("answer %d = seq %d term %d; want seq %d term 42", i, seq, term, 100+i)
+		}
+	}
+}
+
+// Raft's connections pass through the listener with their first byte intact;
+// confirmation connections never reach Raft; a connection that sends nothing
+// holds up no other.
+func TestMuxStreamRoutesByFirstByte(t *testing.T) {
+	served := make(chan struct{}, 1)
+	m, err := listenMux("127.0.0.1:0", nil, func(c net.Conn) {
+		served <- struct{}{}
+		serveConfirm(c, func() uint64 { return 9 })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	addr := raft.ServerAddress(m.Addr().String())
+
+	idle, err := m.Dial(addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close() // never writes
+
+	conf, err := net.Dial("tcp", string(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conf.Close()
+	req := make([]byte, 1+confirmFrame)
+	req[0] = confirmMagic
+	binary.BigEndian.PutUint64(req[1:], 5)
+	binary.BigEndian.PutUint64(req[9:], 9)
+	if _, err := conf.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	var resp [confirmFrame]byte
+	if _, err := io.ReadFull(conf, resp[:]); err != nil {
+		t.Fatal(err)
+	}
+	if binary.BigEndian.Uint64(resp[:8]) != 5 || binary.BigEndian.Uint64(resp[8:]) != 9 {
+		t.Fatalf("confirmation answer %x", resp)
+	}
+	<-served
+
+	rc, err := m.Dial(addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if _, err := rc.Write([]byte{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := m.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	select {
+	case c := <-accepted:
+		defer c.Close()
+		got := make([]byte, 3)
+		if _, err := io.ReadFull(c, got); err != nil {
+			t.Fatal(err)
+		}
+		if got[0] != 1 || got[1] != 2 || got[2] != 3 {
+			t.Fatalf("Raft connection read %v; want [1 2 3]", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Raft connection not accepted while another sends nothing")
+	}
+
+	m.Close()
+	if _, err := m.Accept(); err == nil {
+		t.Fatal("Accept after Close succeeded")
+	}
+}
+
+func TestConfirmNeedsAQuorumAtTheTerm(t *testing.T) {
+	f1 := newFakeFollower(t, "f1", 3)
+	f2 := newFakeFollower(t, "f2", 3)
+	self := raft.Server{Suffrage: raft.Voter, ID: "self", Address: "127.0.0.1:1"}
+	voters := []raft.Server{self, f1.server(), f2.server()}
+	c := newConfirmer("self", time.Second)
+	defer c.close()
+
+	confirmEventually(t, c, 3, voters, true)
+
+	// One follower answering suffices in three voters: the other is not asked
+	// (both connected now; the first is asked, the hedge does not fire).
+	for range 5 {
+		confirmEventually(t, c, 3, voters, true)
+	}
+	before1, before2 := f1.asked.Load(), f2.asked.Load()
+	for range 20 {
+		if !c.confirm(3, voters, time.Second, nil) {
+			t.Fatal("round failed with both followers at the term")
+		}
+	}
+	// (A round asks the second follower too only if the first is slow to
+	// answer: allow some of that on a loaded machine.)
+	if d1, d2 := f1.asked.Load()-before1, f2.asked.Load()-before2; d1+d2 < 20 || d1+d2 >= 30 {
+		t.Fatalf("20 rounds asked %d and %d times; want about one follower per round", d1, d2)
+	}
+
+	// A follower at another term (it voted in a newer election) denies: a
+	// round it answers first fails.
+	f1.term.Store(4)
+	f2.term.Store(4)
+	if c.confirm(3, voters, time.Second, nil) {
+		t.Fatal("round confirmed term 3 with every follower at term 4")
+	}
+	// One follower at the term is a quorum with the leader...
+	f1.term.Store(3)
+	f2.silent.Store(true)
+	f2.term.Store(3)
+	confirmEventually(t, c, 3, voters, true)
+	// ...but not when it is silent too.
+	f1.silent.Store(true)
+	if c.confirm(3, voters, 200*time.Millisecond, nil) {
+		t.Fatal("round confirmed with no follower answering")
+	}
+}
+
+// A silent follower is asked first no longer: the round asks the other after
+// the hedge delay, and later rounds go to the one that answers.
+func TestConfirmAsksOthersWhenAFollowerIsSilent(t *testing.T) {
+	f1 := newFakeFollower(t, "f1", 2)
+	f2 := newFakeFollower(t, "f2", 2)
+	voters := []raft.Server{{Suffrage: raft.Voter, ID: "self"}, f1.server(), f2.server()}
+	c := newConfirmer("self", time.Second)
+	defer c.close()
+	confirmEventually(t, c, 2, voters, true)
+	for range 3 {
+		confirmEventually(t, c, 2, voters, true) // both connected
+	}
+	f1.silent.Store(true)
+	f2.silent.Store(false)
+	for range 10 {
+		if !c.confirm(2, voters, time.Second, nil) {
+			t.Fatal("round failed with one follower answering")
+		}
+	}
+	// Once f1 has missed, rounds go to f2 first: f1 is asked at most a few
+	// times (each miss moves it back; three in a row drop it).
+	if n := f1.asked.Load(); n > int64(confirmMaxMisses)+3 {
+		t.Fatalf("silent follower asked %d times in 10 rounds", n)
+	}
+}
+
+// In five voters a round needs two followers; one alone is not a quorum.
+func TestConfirmCountsTheConfiguration(t *testing.T) {
+	var fs []*fakeFollower
+	voters := []raft.Server{{Suffrage: raft.Voter, ID: "self"}}
+	for _, id := range []string{"a", "b", "c", "d"} {
+		f := newFakeFollower(t, id, 5)
+		fs = append(fs, f)
+		voters = append(voters, f.server())
+	}
+	c := newConfirmer("self", time.Second)
+	defer c.close()
+	confirmEventually(t, c, 5, voters, true)
+	fs[0].silent.Store(true)
+	fs[1].silent.Store(true)
+	confirmEventually(t, c, 5, voters, true) // c and d answer
+	fs[2].silent.Store(true)
+	if c.confirm(5, voters, 300*time.Millisecond, nil) {
+		t.Fatal("round confirmed with one of four followers answering")
+	}
+	// A node that is not a voter never confirms.
+	if c.confirm(5, voters[1:], time.Second, nil) {
+		t.Fatal("round confirmed on a node outside the voters")
+	}
+	// A one-voter configuration needs nobody.
+	if !c.confirm(5, voters[:1], time.Second, nil) {
+		t.Fatal("single voter not confirmed")
+	}
+}
+
+// startNode starts a one-node cluster on a real port, with the memory engine.
+func startNode(t *testing.T) *Node {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	f, err := fsm.New(storage.NewMemory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := New(Config{ID: "n1", Dir: t.TempDir(), RaftAddr: addr, Bootstrap: true,
+		HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Kill() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for n.waitReady(ctx) != nil {
+		if ctx.Err() != nil {
+			t.Fatal("one-node cluster never became a ready leader")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return n
+}
+
+// Linearizable reads use the confirmation; while a membership change is in
+// flight they fall back to Raft's round; lease reads renew the lease through
+// Raft's round only.
+func TestReadsConfirmAndFallBackDuringMembershipChange(t *testing.T) {
+	n := startNode(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	read := func(lvl Consistency) {
+		t.Helper()
+		if err := n.Read(ctx, lvl, func(*fsm.FSM) error { return nil }); err != nil {
+			t.Fatalf("read: %v", err)
+		}
+	}
+	read(Linearizable)
+	fast, slow := n.ConfirmRounds()
+	if fast != 1 || slow != 0 {
+		t.Fatalf("after one read: %d confirmed, %d fallbacks; want 1, 0", fast, slow)
+	}
+	done := n.changingMembership()
+	read(Linearizable)
+	if fast, slow = n.ConfirmRounds(); fast != 1 || slow != 1 {
+		t.Fatalf("read during a membership change: %d confirmed, %d fallbacks; want 1, 1", fast, slow)
+	}
+	done()
+	read(Linearizable)
+	if fast, slow = n.ConfirmRounds(); fast != 2 || slow != 1 {
+		t.Fatalf("read after the change: %d confirmed, %d fallbacks; want 2, 1", fast, slow)
+	}
+	n.lease.Store(0)
+	read(Lease)
+	if !n.leaseValid() {
+		t.Fatal("lease read did not renew the lease")
+	}
+	if f, s := n.ConfirmRounds(); f != 2 || s != 1 {
+		t.Fatalf("lease read used the read confirmation (%d, %d)", f, s)
+	}
+}
+
+// A round that confirmed another term than the one the index was read in
+// does not serve the read.
+func TestLeaderReadIndexChecksTheConfirmedTerm(t *testing.T) {
+	n := startNode(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	term := n.raft.CurrentTerm()
+	var mu sync.Mutex
+	confirmed := term + 1
+	rs := &rounds{do: func() (uint64, error) { mu.Lock(); defer mu.Unlock(); return confirmed, nil }}
+	if _, err := n.leaderReadIndex(ctx, rs); err != ErrNotLeader {
+		t.Fatalf("read index with a round of term %d (led in %d) = %v; want ErrNotLeader", term+1, term, err)
+	}
+	mu.Lock()
+	confirmed = term
+	mu.Unlock()
+	if _, err := n.leaderReadIndex(ctx, rs); err != nil {
+		t.Fatalf("read index with a round of the same term: %v", err)
+	}
+}
