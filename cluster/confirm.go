@@ -69,12 +69,12 @@ const (
 )
 
 // muxStream is the Raft transport's stream layer: a TCP listener whose
-// connections go to Raft, except those that start with confirmMagic, which
-// serve leadership confirmations.
+// connections go to Raft, except those whose first byte names one of the
+// node's own services (confirmMagic, readIndexMagic).
 type muxStream struct {
 	ln        net.Listener
 	advertise net.Addr
-	serve     func(net.Conn) // runs one confirmation connection; closes it
+	serve     map[byte]func(net.Conn) // by first byte: runs one connection and closes it
 
 	conns     chan net.Conn
 	closed    chan struct{}
@@ -85,7 +85,7 @@ type muxStream struct {
 	wg     sync.WaitGroup
 }
 
-func listenMux(bind string, advertise net.Addr, serve func(net.Conn)) (*muxStream, error) {
+func listenMux(bind string, advertise net.Addr, serve map[byte]func(net.Conn)) (*muxStream, error) {
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
 		return nil, err
@@ -140,7 +140,7 @@ func (m *muxStream) untrack(c net.Conn) {
 	m.mu.Unlock()
 }
 
-// route reads c's first byte and hands c to the confirmation server or to
+// route reads c's first byte and hands c to the service it names or to
 // Raft, without holding up other connections.
 func (m *muxStream) route(c net.Conn) {
 	defer m.wg.Done()
@@ -152,8 +152,8 @@ func (m *muxStream) route(c net.Conn) {
 		return
 	}
 	_ = c.SetReadDeadline(time.Time{})
-	if b[0] == confirmMagic {
-		m.serve(c)
+	if serve := m.serve[b[0]]; serve != nil {
+		serve(c)
 		m.untrack(c)
 		return
 	}

@@ -31,7 +31,7 @@ func newFakeFollower(t *testing.T, id string, term uint64) *fakeFollower {
 	t.Helper()
 	f := &fakeFollower{id: raft.ServerID(id)}
 	f.term.Store(term)
-	m, err := listenMux("127.0.0.1:0", nil, f.serve)
+	m, err := listenMux("127.0.0.1:0", nil, map[byte]func(net.Conn){confirmMagic: f.serve})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,10 +119,10 @@ func TestServeConfirmAnswersEachRequestWithTheTerm(t *testing.T) {
 // holds up no other.
 func TestMuxStreamRoutesByFirstByte(t *testing.T) {
 	served := make(chan struct{}, 1)
-	m, err := listenMux("127.0.0.1:0", nil, func(c net.Conn) {
+	m, err := listenMux("127.0.0.1:0", nil, map[byte]func(net.Conn){confirmMagic: func(c net.Conn) {
 		served <- struct{}{}
 		serveConfirm(c, func() uint64 { return 9 })
-	})
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}

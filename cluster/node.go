@@ -167,6 +167,7 @@ type Node struct {
 	confirmFast   atomic.Uint64             // rounds shown by confirm.go
 	confirmSlow   atomic.Uint64             // rounds left to Raft's VerifyLeader
 	raftRef       atomic.Pointer[raft.Raft] // n.raft, for the confirmation server
+	index         *indexClient              // to the leader's read-index service (follower)
 	batch         *batcher
 	lease         atomic.Int64 // unix nanos until which the leader's lease holds
 
@@ -200,6 +201,7 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 	n.verifyLease = &rounds{do: n.verifyLeadership}
 	n.remoteIndex = &rounds{do: n.remoteReadIndex}
 	n.confirm = newConfirmer(raft.ServerID(cfg.ID), transportTimeout)
+	n.index = &indexClient{dialTimeout: transportTimeout}
 	n.batch = newBatcher(n)
 
 	raftDir := filepath.Join(cfg.Dir, "raft")
@@ -226,7 +228,10 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 		n.store.close()
 		return nil, fmt.Errorf("cluster: inspect raft state: %w", err)
 	}
-	stream, err := listenMux(cfg.RaftAddr, advertise, func(c net.Conn) { serveConfirm(c, n.localTerm) })
+	stream, err := listenMux(cfg.RaftAddr, advertise, map[byte]func(net.Conn){
+		confirmMagic:   func(c net.Conn) { serveConfirm(c, n.localTerm) },
+		readIndexMagic: func(c net.Conn) { serveReadIndex(c, n.ReadIndexLocal, cfg.LeaderWait) },
+	})
 	if err != nil {
 		n.store.close()
 		return nil, fmt.Errorf("cluster: raft transport on %s: %w", cfg.RaftAddr, err)
@@ -592,6 +597,7 @@ func (n *Node) shutdown() error {
 	}
 	n.wg.Wait()
 	n.confirm.close()
+	n.index.close()
 	if err := n.trans.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("cluster: transport close: %w", err))
 	}

@@ -221,9 +221,15 @@ func (n *Node) verifyLeadership() (uint64, error) {
 	return term, nil
 }
 
-// remoteReadIndex asks the leader for its read index (one RPC, shared by the
-// follower's concurrent reads).
+// remoteReadIndex asks the leader for its read index (one request, shared by
+// the follower's concurrent reads): over the leader's Raft port
+// (readindex.go), or over gRPC if that connection fails.
 func (n *Node) remoteReadIndex() (uint64, error) {
+	if addr, _ := n.raft.LeaderWithID(); addr != "" {
+		if idx, err, ok := n.index.readIndex(addr, n.cfg.LeaderWait); ok {
+			return idx, err
+		}
+	}
 	addr, err := n.leaderRPC()
 	if err != nil {
 		return 0, err
@@ -249,8 +255,8 @@ func (n *Node) leaseValid() bool {
 // rounds shares one call of do between concurrent callers: a caller joins
 // the next round to start, never one already running, so the call it waits for
 // begins after the caller did. Used for leadership confirmation on the leader
-// (one heartbeat round serves all concurrent reads) and for the ReadIndex RPC
-// on followers.
+// (one round serves all concurrent reads; do returns the term confirmed) and
+// for the ReadIndex RPC on followers (do returns the leader's read index).
 type rounds struct {
 	do      func() (uint64, error)
 	mu      sync.Mutex
