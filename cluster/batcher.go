@@ -86,14 +86,20 @@ func (b *batcher) propose(c *fsm.Command, timeout time.Duration) (fsm.Result, er
 			return fsm.Result{Kind: fsm.ResultArray}, nil
 		}
 	}
-	t := time.NewTimer(timeout)
-	defer t.Stop()
 	select {
 	case b.queue <- p:
-	case <-t.C:
-		return fsm.Result{}, ErrTimeout
-	case <-b.n.stop:
-		return fsm.Result{}, ErrClosed
+	default:
+		// The queue is full: wait for room, within the timeout (a timer only
+		// on this path; the queue usually has room).
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		select {
+		case b.queue <- p:
+		case <-t.C:
+			return fsm.Result{}, ErrTimeout
+		case <-b.n.stop:
+			return fsm.Result{}, ErrClosed
+		}
 	}
 	// Once queued, the proposal is answered by the batcher: it either hands it
 	// to Raft and reports the outcome, or fails it with a not-applied error.
