@@ -29,6 +29,16 @@ if [ ${#need[@]} -gt 0 ]; then
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# Every port the run uses must be free: a server already listening there
+# would be benchmarked in place of the one this run starts.
+for port in 7101 7102 7201 7202 7203 7211 7212 7213 7221 7222 7223 7231 7232 7233; do
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		echo "bench: port $port is in use; stop whatever listens there first" >&2
+		rmdir "$work"
+		exit 1
+	fi
+done
+
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	redis-cli -p 7101 shutdown nosave >/dev/null 2>&1 || true
