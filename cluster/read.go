@@ -16,7 +16,8 @@ import (
 //   - Linearizable: ReadIndex. The leader's commit index is taken, leadership is
 //     confirmed by one round (confirm.go; shared by concurrent reads), and
 //     this node waits until its own state machine has applied that index.
-//     Followers get the index from the leader over gRPC, then read locally.
+//     Followers get the index from the leader over a connection on its Raft
+//     port (readindex.go; gRPC if that fails), then read locally.
 //   - Lease: on the leader, reads are local while the lease from the last
 //     confirmed Raft heartbeat round holds; otherwise as Linearizable, with
 //     Raft's heartbeat round to renew the lease. Followers serve lease reads
