@@ -349,11 +349,21 @@ func (c *confirmer) confirm(term uint64, voters []raft.Server, timeout time.Dura
 			if a.seq != seq || a.peer.acked {
 				continue // a late answer to an earlier round
 			}
-			if a.term != term {
+			if a.term > term {
+				// A newer term exists: this node may be deposed; Raft's
+				// round will tell.
 				c.settle(ready)
 				return false
 			}
 			p := a.peer
+			if a.term < term {
+				// It has not heard of this term yet (it just restarted, or
+				// rejoined with no state): no vote either way. Ask the others.
+				p.acked = true
+				asked--
+				ask(len(ready))
+				continue
+			}
 			p.acked = true
 			p.misses = 0
 			sample := a.at.Sub(p.sentAt)

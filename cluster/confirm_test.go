@@ -225,6 +225,15 @@ func TestConfirmNeedsAQuorumAtTheTerm(t *testing.T) {
 	if c.confirm(3, voters, time.Second, nil) {
 		t.Fatal("round confirmed term 3 with every follower at term 4")
 	}
+	// A follower behind the term (restarted, not yet heard from the leader)
+	// does not count, and the round goes on to the other.
+	f1.term.Store(2)
+	f2.term.Store(3)
+	confirmEventually(t, c, 3, voters, true)
+	f2.term.Store(2)
+	if c.confirm(3, voters, 200*time.Millisecond, nil) {
+		t.Fatal("round confirmed term 3 with both followers at term 2")
+	}
 	// One follower at the term is a quorum with the leader...
 	f1.term.Store(3)
 	f2.silent.Store(true)
