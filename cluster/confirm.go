@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"encoding/binary"
+	"errors"
 	"io"
 	"net"
 	"slices"
@@ -99,21 +100,25 @@ func listenMux(bind string, advertise net.Addr, serve map[byte]func(net.Conn)) (
 
 func (m *muxStream) acceptLoop() {
 	defer m.wg.Done()
+	var backoff time.Duration
 	for {
 		c, err := m.ln.Accept()
 		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				m.Close()
+				return
+			}
+			// Out of file descriptors and the like: wait and try again, as
+			// Raft's own listener loop would.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 			select {
 			case <-m.closed:
 				return
-			default:
+			case <-time.After(backoff):
 			}
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				continue
-			}
-			// A permanent error: Raft's Accept reports the close.
-			m.Close()
-			return
+			continue
 		}
+		backoff = 0
 		if !m.track(c) {
 			c.Close()
 			return
