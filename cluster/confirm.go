@@ -61,10 +61,12 @@ const (
 	// slowest one's recent answer time, within these bounds).
 	confirmHedgeMin = 2 * time.Millisecond
 	confirmHedgeMax = 50 * time.Millisecond
-	// confirmRedial is how long a follower whose connection failed is left
-	// alone before it is dialled again (a follower of an older version closes
-	// the connection at once).
-	confirmRedial = time.Second
+	// A peer whose connection failed is left alone for confirmRedial before
+	// it is dialled again, twice as long after each failure in a row up to
+	// confirmRedialMax (a peer of an older version closes the connection at
+	// once, and logs it).
+	confirmRedial    = time.Second
+	confirmRedialMax = time.Minute
 	// confirmMaxMisses unanswered requests in a row drop a connection.
 	confirmMaxMisses = 3
 )
@@ -270,9 +272,10 @@ type confirmPeer struct {
 	addr raft.ServerAddress
 
 	// Guarded by confirmer.mu.
-	conn    net.Conn
-	dialing bool
-	retryAt time.Time
+	conn     net.Conn
+	dialing  bool
+	retryAt  time.Time
+	failures int // connections in a row that failed before an answer
 
 	// Used by the round goroutine only.
 	rtt    time.Duration // recent answer time (moving average)
@@ -371,6 +374,9 @@ func (c *confirmer) confirm(term uint64, voters []raft.Server, timeout time.Dura
 			}
 			p.acked = true
 			p.misses = 0
+			c.mu.Lock()
+			p.failures = 0
+			c.mu.Unlock()
 			sample := a.at.Sub(p.sentAt)
 			if p.rtt == 0 {
 				p.rtt = sample
@@ -469,7 +475,7 @@ func (c *confirmer) dial(p *confirmPeer) {
 		if err == nil {
 			conn.Close()
 		}
-		p.retryAt = time.Now().Add(confirmRedial)
+		p.retryAt = redialAt(&p.failures)
 		return
 	}
 	p.conn = conn
@@ -502,7 +508,14 @@ func (c *confirmer) drop(p *confirmPeer, conn net.Conn) {
 	}
 	p.conn.Close()
 	p.conn = nil
-	p.retryAt = time.Now().Add(confirmRedial)
+	p.retryAt = redialAt(&p.failures)
+}
+
+// redialAt counts a failed connection and returns when to try again.
+func redialAt(failures *int) time.Time {
+	wait := confirmRedial << min(*failures, 6)
+	*failures++
+	return time.Now().Add(min(wait, confirmRedialMax))
 }
 
 // readAcks passes p's answers to the rounds until the connection fails.

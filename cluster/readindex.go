@@ -86,11 +86,12 @@ func serveReadIndex(c net.Conn, fn func(context.Context) (uint64, error), timeou
 type indexClient struct {
 	dialTimeout time.Duration
 
-	mu      sync.Mutex // one call at a time; guards the fields below but conn
-	addr    raft.ServerAddress
-	br      *bufio.Reader
-	seq     uint64
-	retryAt time.Time // after a failure, no new connection before then
+	mu       sync.Mutex // one call at a time; guards the fields below but conn
+	addr     raft.ServerAddress
+	br       *bufio.Reader
+	seq      uint64
+	retryAt  time.Time // after a failure, no new connection before then
+	failures int       // connections in a row that failed before an answer
 
 	connMu sync.Mutex // guards conn and done, so close need not wait for a call
 	conn   net.Conn
@@ -124,6 +125,7 @@ func (c *indexClient) readIndex(addr raft.ServerAddress, timeout time.Duration) 
 		}
 		return 0, nil, false
 	}
+	c.failures = 0
 	return binary.BigEndian.Uint64(resp[8:16]), readIndexErr(resp[16]), true
 }
 
@@ -154,7 +156,7 @@ func (c *indexClient) connect(addr raft.ServerAddress) (net.Conn, error) {
 		}
 	}
 	if err != nil {
-		c.retryAt = time.Now().Add(confirmRedial)
+		c.retryAt = redialAt(&c.failures)
 		return nil, nil
 	}
 	c.connMu.Lock()
@@ -170,7 +172,7 @@ func (c *indexClient) connect(addr raft.ServerAddress) (net.Conn, error) {
 // drop closes conn and holds off the next connection.
 func (c *indexClient) drop(conn net.Conn) {
 	conn.Close()
-	c.retryAt = time.Now().Add(confirmRedial)
+	c.retryAt = redialAt(&c.failures)
 	c.connMu.Lock()
 	if c.conn == conn {
 		c.conn = nil

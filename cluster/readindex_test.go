@@ -119,3 +119,19 @@ func TestReadIndexFromALeaderOnItsRaftPort(t *testing.T) {
 		t.Fatalf("read index from a leader that is not ready = %v (ok %v); want ErrNotReady", err, ok)
 	}
 }
+
+// A peer that keeps failing (an older version closes the connection at once)
+// is dialled less and less often, at most a minute apart.
+func TestRedialBacksOff(t *testing.T) {
+	var failures int
+	var waits []time.Duration
+	for range 9 {
+		waits = append(waits, time.Until(redialAt(&failures)).Round(time.Second))
+	}
+	want := []time.Duration{1, 2, 4, 8, 16, 32, 60, 60, 60}
+	for i, w := range want {
+		if waits[i] != w*time.Second {
+			t.Fatalf("waits %v; want %v seconds", waits, want)
+		}
+	}
+}
