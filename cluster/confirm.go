@@ -47,9 +47,11 @@ import (
 // follower answers each round and the other does no work for reads.
 //
 // Wire format (all integers big-endian): the dialling side sends
-// confirmMagic once, then requests of 16 bytes (sequence number, term); the
-// other side answers each with 16 bytes (the same sequence number, its current
-// term). Raft's own connections start with an RPC type byte, 0 to 4, so the
+// confirmMagic, then the server ID it expects to reach (one length byte and
+// the ID; a node with another ID closes the connection, so a node that took
+// over a voter's address never answers for it), then requests of 16 bytes
+// (sequence number, term); the other side answers each with 16 bytes (the
+// same sequence number, its current term). Raft's own connections start with an RPC type byte, 0 to 4, so the
 // listener tells the two apart by the first byte (muxStream).
 
 const (
@@ -229,11 +231,22 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 }
 
 // serveConfirm answers confirmation requests on c with term() until c fails
-// or closes. Requests that arrived together are answered with one write.
-func serveConfirm(c net.Conn, term func() uint64) {
+// or closes, if the caller expects to reach the server self. Requests that
+// arrived together are answered with one write.
+func serveConfirm(c net.Conn, self raft.ServerID, term func() uint64) {
 	defer c.Close()
 	br := bufio.NewReaderSize(c, 512)
 	bw := bufio.NewWriterSize(c, 512)
+	_ = c.SetReadDeadline(time.Now().Add(transportTimeout))
+	var n [2]byte
+	if _, err := io.ReadFull(br, n[:]); err != nil {
+		return
+	}
+	id := make([]byte, binary.BigEndian.Uint16(n[:]))
+	if _, err := io.ReadFull(br, id); err != nil || string(id) != string(self) {
+		return
+	}
+	_ = c.SetReadDeadline(time.Time{})
 	var req, resp [confirmFrame]byte
 	for {
 		if _, err := io.ReadFull(br, req[:]); err != nil {
@@ -464,7 +477,7 @@ func (c *confirmer) connected(voters []raft.Server) []*confirmPeer {
 func (c *confirmer) dial(p *confirmPeer) {
 	conn, err := net.DialTimeout("tcp", string(p.addr), c.dialTimeout)
 	if err == nil {
-		if _, err = conn.Write([]byte{confirmMagic}); err != nil {
+		if _, err = conn.Write(confirmHello(p.id)); err != nil {
 			conn.Close()
 		}
 	}
@@ -480,6 +493,13 @@ func (c *confirmer) dial(p *confirmPeer) {
 	}
 	p.conn = conn
 	go c.readAcks(p, conn)
+}
+
+// confirmHello opens a confirmation connection to the server id.
+func confirmHello(id raft.ServerID) []byte {
+	b := []byte{confirmMagic, 0, 0}
+	binary.BigEndian.PutUint16(b[1:], uint16(min(len(id), 0xFFFF))) // a longer ID never matches
+	return append(b, id...)
 }
 
 // send writes a request to p; false if p's connection failed.

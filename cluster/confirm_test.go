@@ -44,6 +44,20 @@ func (f *fakeFollower) serve(c net.Conn) {
 	// A counting reader in front of serveConfirm.
 	pr, pw := io.Pipe()
 	go func() {
+		// The hello (the ID the caller expects) passes through.
+		var n [2]byte
+		if _, err := io.ReadFull(c, n[:]); err != nil {
+			pw.CloseWithError(err)
+			return
+		}
+		id := make([]byte, binary.BigEndian.Uint16(n[:]))
+		if _, err := io.ReadFull(c, id); err != nil {
+			pw.CloseWithError(err)
+			return
+		}
+		if _, err := pw.Write(append(n[:], id...)); err != nil {
+			return
+		}
 		var b [confirmFrame]byte
 		for {
 			if _, err := io.ReadFull(c, b[:]); err != nil {
@@ -59,7 +73,7 @@ func (f *fakeFollower) serve(c net.Conn) {
 			}
 		}
 	}()
-	serveConfirm(&readerConn{Conn: c, r: pr}, f.term.Load)
+	serveConfirm(&readerConn{Conn: c, r: pr}, f.id, f.term.Load)
 }
 
 // readerConn is a connection whose reads come from r.
@@ -94,14 +108,14 @@ func confirmEventually(t *testing.T, c *confirmer, term uint64, voters []raft.Se
 func TestServeConfirmAnswersEachRequestWithTheTerm(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
-	go serveConfirm(b, func() uint64 { return 42 })
-	// Three requests in one write: three answers, in order.
-	var reqs [3 * confirmFrame]byte
+	go serveConfirm(b, "me", func() uint64 { return 42 })
+	// The hello, then three requests in one write: three answers, in order.
+	reqs := make([]byte, 3*confirmFrame)
 	for i := range 3 {
 		binary.BigEndian.PutUint64(reqs[i*confirmFrame:], uint64(100+i))
 		binary.BigEndian.PutUint64(reqs[i*confirmFrame+8:], 7)
 	}
-	go a.Write(reqs[:])
+	go a.Write(append(confirmHello("me")[1:], reqs...))
 	br := bufio.NewReader(a)
 	for i := range 3 {
 		var resp [confirmFrame]byte
@@ -121,7 +135,7 @@ func TestMuxStreamRoutesByFirstByte(t *testing.T) {
 	served := make(chan struct{}, 1)
 	m, err := listenMux("127.0.0.1:0", nil, map[byte]func(net.Conn){confirmMagic: func(c net.Conn) {
 		served <- struct{}{}
-		serveConfirm(c, func() uint64 { return 9 })
+		serveConfirm(c, "n9", func() uint64 { return 9 })
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -140,11 +154,10 @@ func TestMuxStreamRoutesByFirstByte(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conf.Close()
-	req := make([]byte, 1+confirmFrame)
-	req[0] = confirmMagic
-	binary.BigEndian.PutUint64(req[1:], 5)
-	binary.BigEndian.PutUint64(req[9:], 9)
-	if _, err := conf.Write(req); err != nil {
+	req := make([]byte, confirmFrame)
+	binary.BigEndian.PutUint64(req, 5)
+	binary.BigEndian.PutUint64(req[8:], 9)
+	if _, err := conf.Write(append(confirmHello("n9"), req...)); err != nil {
 		t.Fatal(err)
 	}
 	var resp [confirmFrame]byte
@@ -388,4 +401,22 @@ func TestLeaderReadIndexChecksTheConfirmedTerm(t *testing.T) {
 	if _, err := n.leaderReadIndex(ctx, rs); err != nil {
 		t.Fatalf("read index with a round of the same term: %v", err)
 	}
+}
+
+// A node that is not the server the caller expects (it took over a voter's
+// address) closes the connection without answering.
+func TestServeConfirmRefusesAnotherID(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	done := make(chan struct{})
+	go func() { serveConfirm(b, "n2", func() uint64 { return 42 }); close(done) }()
+	req := make([]byte, confirmFrame)
+	binary.BigEndian.PutUint64(req, 1)
+	binary.BigEndian.PutUint64(req[8:], 42)
+	go a.Write(append(confirmHello("n1")[1:], req...))
+	var resp [confirmFrame]byte
+	if _, err := io.ReadFull(a, resp[:]); err == nil {
+		t.Fatalf("node n2 answered a confirmation meant for n1: %x", resp)
+	}
+	<-done
 }

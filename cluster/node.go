@@ -229,7 +229,7 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 		return nil, fmt.Errorf("cluster: inspect raft state: %w", err)
 	}
 	stream, err := listenMux(cfg.RaftAddr, advertise, map[byte]func(net.Conn){
-		confirmMagic:   func(c net.Conn) { serveConfirm(c, n.localTerm) },
+		confirmMagic:   func(c net.Conn) { serveConfirm(c, raft.ServerID(cfg.ID), n.localTerm) },
 		readIndexMagic: func(c net.Conn) { serveReadIndex(c, n.ReadIndexLocal, cfg.LeaderWait) },
 	})
 	if err != nil {
