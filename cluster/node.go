@@ -1,12 +1,12 @@
 // Package cluster owns the Raft node: the log (cluster/raftlog) and stable
 // store (raft-boltdb v2), the snapshot store, the TCP transport (whose port
 // also carries the leader's read confirmations and followers' read-index
-// requests: confirm.go, readindex.go), bootstrap,
-// membership changes, leader tracking with replicated node metadata, write
-// proposal (locally on the leader, relayed to the leader from a follower),
-// consistent reads (ReadIndex, lease, stale) and the leader's background sweep
-// of expired keys. It knows nothing of RESP or HTTP; the relay to the leader
-// is an interface the rpc package implements.
+// requests: confirm.go, readindex.go), bootstrap, membership changes, leader
+// tracking with replicated node metadata, write proposal (locally on the
+// leader, relayed to the leader from a follower), consistent reads
+// (ReadIndex, lease, stale) and the leader's background sweep of expired
+// keys. It knows nothing of RESP or HTTP; the relay to the leader is an
+// interface the rpc package implements.
 package cluster
 
 import (
