@@ -40,13 +40,13 @@ var readIndexStatus = []error{nil, ErrNotLeader, ErrNoLeader, ErrNotReady, ErrCl
 const statusOther = 255
 
 func readIndexCode(err error) byte {
+	if err == nil {
+		return 0
+	}
 	for i, e := range readIndexStatus[1:] {
 		if errors.Is(err, e) {
 			return byte(i + 1)
 		}
-	}
-	if err == nil {
-		return 0
 	}
 	return statusOther
 }
@@ -86,8 +86,8 @@ func serveReadIndex(c net.Conn, fn func(context.Context) (uint64, error), timeou
 type indexClient struct {
 	dialTimeout time.Duration
 
-	mu       sync.Mutex // one call at a time; guards the fields below but conn
-	addr     raft.ServerAddress
+	mu       sync.Mutex         // one call at a time; guards the fields below but conn
+	addr     raft.ServerAddress // the leader connected to, or last tried
 	br       *bufio.Reader
 	seq      uint64
 	retryAt  time.Time // after a failure, no new connection before then
@@ -138,12 +138,17 @@ func (c *indexClient) connect(addr raft.ServerAddress) (net.Conn, error) {
 	if done {
 		return nil, ErrClosed
 	}
-	if conn != nil && c.addr == addr {
-		return conn, nil
+	if addr != c.addr {
+		// The leader changed: the old connection and its failures do not
+		// speak for the new one.
+		if conn != nil {
+			c.release(conn)
+			conn = nil
+		}
+		c.addr, c.retryAt, c.failures = addr, time.Time{}, 0
 	}
 	if conn != nil {
-		c.drop(conn) // the leader changed
-		c.retryAt = time.Time{}
+		return conn, nil
 	}
 	if time.Now().Before(c.retryAt) {
 		return nil, nil
@@ -165,14 +170,19 @@ func (c *indexClient) connect(addr raft.ServerAddress) (net.Conn, error) {
 		conn.Close()
 		return nil, ErrClosed
 	}
-	c.conn, c.addr, c.br = conn, addr, bufio.NewReaderSize(conn, 256)
+	c.conn, c.br = conn, bufio.NewReaderSize(conn, 256)
 	return conn, nil
 }
 
-// drop closes conn and holds off the next connection.
+// drop closes a failed conn and holds off the next connection.
 func (c *indexClient) drop(conn net.Conn) {
-	conn.Close()
+	c.release(conn)
 	c.retryAt = redialAt(&c.failures)
+}
+
+// release closes conn and forgets it.
+func (c *indexClient) release(conn net.Conn) {
+	conn.Close()
 	c.connMu.Lock()
 	if c.conn == conn {
 		c.conn = nil

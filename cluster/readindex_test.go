@@ -83,6 +83,11 @@ func TestReadIndexClientFailures(t *testing.T) {
 	if _, _, ok := c.readIndex(raft.ServerAddress(ln.Addr().String()), time.Second); ok {
 		t.Fatal("answer right after a failed connection")
 	}
+	// A new leader is asked at once: the hold-off was for the old one.
+	good := startIndexServer(t, func(context.Context) (uint64, error) { return 5, nil })
+	if idx, err, ok := c.readIndex(good, time.Second); !ok || err != nil || idx != 5 {
+		t.Fatalf("new leader right after the old one failed = %d, %v (ok %v); want 5", idx, err, ok)
+	}
 
 	block := make(chan struct{})
 	defer close(block)
