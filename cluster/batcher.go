@@ -32,9 +32,11 @@ const (
 	maxInflightBatches = 1
 	// proposalQueue is the buffer between proposers and the batcher.
 	proposalQueue = 4096
-	// maxLinger caps how long a batch waits for the clients of the batch
-	// that just finished (see batcher.linger).
-	maxLinger = 500 * time.Microsecond
+	// lingerShare and maxLinger bound how long a batch waits for the clients
+	// of the batch that just finished: half the last commit cycle, never more
+	// than 1 ms (see batcher.linger).
+	lingerShare = 2
+	maxLinger   = time.Millisecond
 )
 
 type proposal struct {
@@ -190,8 +192,8 @@ func (b *batcher) run() {
 // Under steady load that splits the clients into two groups that take turns,
 // each batch half full. So a batch waits until it holds as many proposals as
 // the last one answered (plus those that were already queued behind it when
-// it had to wait for the slot), for at most a quarter of the last cycle and
-// never more than maxLinger. A lone client never waits: the batch it finds
+// it had to wait for the slot), for at most half the last cycle and never
+// more than maxLinger. A lone client never waits: the batch it finds
 // already holds as many proposals as the last one. A node that stops meanwhile
 // needs no case of its own: the wait is that short.
 func (b *batcher) linger(batch *forming, idle bool) {
@@ -199,7 +201,7 @@ func (b *batcher) linger(batch *forming, idle bool) {
 	if !idle {
 		want += len(batch.props)
 	}
-	wait := min(time.Duration(b.lastCycle.Load())/4, maxLinger)
+	wait := lingerBound(time.Duration(b.lastCycle.Load()))
 	if len(batch.props) >= want || wait <= 0 {
 		return
 	}
@@ -213,6 +215,11 @@ func (b *batcher) linger(batch *forming, idle bool) {
 			return
 		}
 	}
+}
+
+// lingerBound is the longest a batch lingers after a commit cycle of cycle.
+func lingerBound(cycle time.Duration) time.Duration {
+	return min(cycle/lingerShare, maxLinger)
 }
 
 // send stamps the batch with the leader's clock, hands it to Raft (in the

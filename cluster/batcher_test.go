@@ -89,6 +89,21 @@ func TestLingerGivesUpWhenClientsDoNotReturn(t *testing.T) {
 	}
 }
 
+// The linger lasts at most half the last commit cycle, and never over 1 ms.
+func TestLingerBound(t *testing.T) {
+	for _, c := range []struct{ cycle, want time.Duration }{
+		{0, 0},
+		{400 * time.Microsecond, 200 * time.Microsecond},
+		{1800 * time.Microsecond, 900 * time.Microsecond},
+		{2 * time.Millisecond, time.Millisecond},
+		{time.Second, time.Millisecond},
+	} {
+		if got := lingerBound(c.cycle); got != c.want {
+			t.Errorf("cycle %v: linger bound %v, want %v", c.cycle, got, c.want)
+		}
+	}
+}
+
 // The command cap ends a linger as it ends a fill.
 func TestLingerStopsAtTheCommandCap(t *testing.T) {
 	b := testBatcher(10, time.Second)
