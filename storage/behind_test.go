@@ -357,7 +357,7 @@ func TestCacheGetDuringWrite(t *testing.T) {
 	inner := NewMemory()
 	mustWrite(t, inner, 1, "k", "old")
 	be := &blockingEngine{Engine: inner, inWrite: make(chan struct{}), release: make(chan struct{})}
-	c := Cached(be, 1<<20).(*cachedEngine)
+	c := partialCached(t, be, 1<<20)
 	done := make(chan error, 1)
 	go func() {
 		var b Batch
@@ -394,7 +394,7 @@ func TestCacheFillLosesToWrite(t *testing.T) {
 	inner := NewMemory()
 	mustWrite(t, inner, 1, "k", "old")
 	be := &blockingEngine{Engine: inner, inGet: make(chan struct{}), release: make(chan struct{}, 1)}
-	c := Cached(be, 1<<20).(*cachedEngine)
+	c := partialCached(t, be, 1<<20)
 	got := make(chan string, 1)
 	go func() {
 		v, _ := c.Get([]byte("k"))

@@ -33,10 +33,24 @@ const (
 // was in progress when it read the engine and none started since. A fill that
 // races a Write either sees the Write's new value or is discarded, or it lands
 // before the Write updates the cached keys, which then overwrites it.
+//
+// While the whole engine fits, the cache holds all of it ("complete"): it is
+// loaded at open (and after Replace), every Write adds the keys it puts, and
+// a miss means the key is absent, with no engine read. Writing a key for the
+// first time, the state machine's read before the write is then free. The
+// first eviction (or an uncacheable value, or a failed Write) ends it: from
+// then on a miss reads the engine and fills, as above.
 func Cached(e Engine, maxBytes int64) Engine {
 	if maxBytes <= 0 {
 		return e
 	}
+	c := newCached(e, maxBytes)
+	c.load()
+	return c
+}
+
+// newCached returns an empty, incomplete cache in front of e.
+func newCached(e Engine, maxBytes int64) *cachedEngine {
 	c := &cachedEngine{Engine: e, perShard: max(maxBytes/cacheShards, 1), seed: maphash.MakeSeed()}
 	for i := range c.shards {
 		c.shards[i].m = make(map[string]cacheEntry)
@@ -53,6 +67,12 @@ type cachedEngine struct {
 	seed              maphash.Seed
 	perShard          int64
 	shards            [cacheShards]cacheShard
+	// complete is set while the cache holds every key of the engine (see
+	// Cached). It is cleared before an entry is dropped for any reason other
+	// than a delete of its key, under that entry's shard lock, and read under
+	// the shard lock of the key looked up: a miss seen with complete set
+	// cannot be an entry dropped meanwhile.
+	complete atomic.Bool
 }
 
 type cacheShard struct {
@@ -78,12 +98,16 @@ func (c *cachedEngine) Get(key []byte) ([]byte, error) {
 	sh := c.shard(key)
 	sh.mu.Lock()
 	e, ok := sh.m[string(key)]
+	complete := c.complete.Load()
 	sh.mu.Unlock()
 	if ok {
 		if !e.found {
 			return nil, ErrNotFound
 		}
 		return bytes.Clone(e.val), nil
+	}
+	if complete {
+		return nil, ErrNotFound
 	}
 	gen := c.started.Load()
 	quiet := c.finished.Load() == gen
@@ -127,6 +151,7 @@ func (c *cachedEngine) evictLocked(sh *cacheShard, need int64) {
 	if sh.bytes+need <= c.perShard {
 		return
 	}
+	c.complete.Store(false)
 	for k, e := range sh.m {
 		// Map iteration starts at a random place: random eviction.
 		sh.bytes -= int64(len(k) + len(e.val) + cacheEntryOverhead)
@@ -138,24 +163,41 @@ func (c *cachedEngine) evictLocked(sh *cacheShard, need int64) {
 }
 
 // Write writes b to the engine and brings the cached keys b touches up to
-// date. On failure the keys b touches are dropped from the cache.
+// date; while the cache is complete it also adds the keys b puts. On failure
+// the keys b touches are dropped from the cache.
 func (c *cachedEngine) Write(b *Batch, appliedIndex uint64) error {
 	c.wmu.RLock()
 	defer c.wmu.RUnlock()
 	c.started.Add(1)
 	defer c.finished.Add(1)
 	err := c.Engine.Write(b, appliedIndex)
+	if err != nil {
+		// What the engine holds now is unknown for these keys.
+		c.complete.Store(false)
+	}
 	for _, op := range b.Ops() {
 		sh := c.shard(op.Key)
 		sh.mu.Lock()
 		old, ok := sh.m[string(op.Key)]
-		if !ok {
+		if !ok && (err != nil || op.Kind == OpDelete || !c.complete.Load()) {
+			// Not cached, and nothing to add: an absent key of a complete
+			// cache is simply not in it.
 			sh.mu.Unlock()
 			continue
 		}
-		sh.bytes -= int64(len(op.Key) + len(old.val) + cacheEntryOverhead)
+		if ok {
+			sh.bytes -= int64(len(op.Key) + len(old.val) + cacheEntryOverhead)
+		}
 		if err != nil || (op.Kind != OpDelete && int64(len(op.Key)+len(op.Value)+cacheEntryOverhead) > c.perShard/4) {
+			if err == nil {
+				c.complete.Store(false) // a value too large to cache
+			}
 			delete(sh.m, string(op.Key))
+			sh.mu.Unlock()
+			continue
+		}
+		if op.Kind == OpDelete && c.complete.Load() {
+			delete(sh.m, string(op.Key)) // absent: not in a complete cache
 			sh.mu.Unlock()
 			continue
 		}
@@ -180,6 +222,9 @@ func (c *cachedEngine) Replace(src Source, appliedIndex uint64) error {
 	defer c.wmu.Unlock()
 	err := c.Engine.Replace(src, appliedIndex)
 	c.clear()
+	if err == nil {
+		c.load()
+	}
 	return err
 }
 
@@ -191,7 +236,29 @@ func (c *cachedEngine) Close() error {
 	return c.Engine.Close()
 }
 
+// load fills the empty cache with the engine's content and marks it
+// complete, unless the content does not fit: then it keeps what it read,
+// incomplete. Called when no Write or Get runs (at open, or under wmu).
+func (c *cachedEngine) load() {
+	it := c.Engine.NewIterator(nil, nil)
+	defer it.Close()
+	for it.Next() {
+		k, v := it.Key(), it.Value()
+		size := int64(len(k) + len(v) + cacheEntryOverhead)
+		sh := c.shard(k)
+		if size > c.perShard/4 || sh.bytes+size > c.perShard {
+			return
+		}
+		sh.m[string(k)] = cacheEntry{val: bytes.Clone(v), found: true}
+		sh.bytes += size
+	}
+	if it.Err() == nil {
+		c.complete.Store(true)
+	}
+}
+
 func (c *cachedEngine) clear() {
+	c.complete.Store(false)
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()

@@ -20,6 +20,15 @@ func mustCached(t *testing.T, maxBytes int64) (*cachedEngine, Engine) {
 	return c, inner
 }
 
+// partialCached is a cache in front of e that does not hold all of it, as
+// after an eviction: misses read e and fill.
+func partialCached(t *testing.T, e Engine, maxBytes int64) *cachedEngine {
+	t.Helper()
+	c := newCached(e, maxBytes)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
 func (c *cachedEngine) cached(key string) (cacheEntry, bool) {
 	sh := c.shard([]byte(key))
 	sh.mu.Lock()
@@ -41,7 +50,8 @@ func (c *cachedEngine) usedBytes() int64 {
 // A read fills the cache (absent keys too); a write updates cached keys; a
 // delete caches the absence; values handed out are the caller's.
 func TestCacheFollowsWrites(t *testing.T) {
-	c, inner := mustCached(t, 1<<20)
+	inner := NewMemory()
+	c := partialCached(t, inner, 1<<20)
 	mustWrite(t, c, 1, "a", "1")
 	if _, ok := c.cached("a"); ok {
 		t.Fatal("a write cached a key nobody read")
@@ -95,7 +105,7 @@ func (f failingEngine) Write(b *Batch, idx uint64) error {
 func TestCacheDropsKeysOfFailedWrite(t *testing.T) {
 	inner := NewMemory()
 	mustWrite(t, inner, 1, "a", "1")
-	c := Cached(failingEngine{inner}, 1<<20).(*cachedEngine)
+	c := partialCached(t, failingEngine{inner}, 1<<20)
 	mustGet(t, c, "a", "1")
 	var b Batch
 	b.Put([]byte("a"), []byte("2"))
@@ -206,4 +216,128 @@ func TestCacheNeverStale(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
+}
+
+// countingEngine counts the Gets that reach the engine.
+type countingEngine struct {
+	Engine
+	gets atomic.Int64
+}
+
+func (c *countingEngine) Get(key []byte) ([]byte, error) {
+	c.gets.Add(1)
+	return c.Engine.Get(key)
+}
+
+// While the engine fits, the cache holds all of it: it loads the engine at
+// open, writes add the keys they put, and a miss is an absent key, answered
+// without reading the engine.
+func TestCacheComplete(t *testing.T) {
+	inner := NewMemory()
+	mustWrite(t, inner, 1, "a", "1", "b", "2")
+	eng := &countingEngine{Engine: inner}
+	c := Cached(eng, 1<<20).(*cachedEngine)
+	t.Cleanup(func() { _ = c.Close() })
+	if !c.complete.Load() {
+		t.Fatal("a cache that holds the whole engine is not complete")
+	}
+	mustGet(t, c, "a", "1")
+	mustGet(t, c, "b", "2")
+	mustMissing(t, c, "x")
+	mustWrite(t, c, 2, "x", "new", "a", "3")
+	mustGet(t, c, "x", "new")
+	mustGet(t, c, "a", "3")
+	var b Batch
+	b.Delete([]byte("b"))
+	b.Delete([]byte("never"))
+	mustWriteBatch(t, c, &b, 3)
+	mustMissing(t, c, "b")
+	mustMissing(t, c, "never")
+	if _, ok := c.cached("b"); ok {
+		t.Fatal("a complete cache keeps an entry for a deleted key")
+	}
+	if n := eng.gets.Load(); n != 0 {
+		t.Fatalf("a complete cache read the engine %d times", n)
+	}
+	// Replace loads the new content.
+	if err := c.Replace(newSource(-1, kv{"r", "1"}), 4); err != nil {
+		t.Fatal(err)
+	}
+	if !c.complete.Load() {
+		t.Fatal("not complete after Replace")
+	}
+	mustGet(t, c, "r", "1")
+	mustMissing(t, c, "a")
+	if n := eng.gets.Load(); n != 0 {
+		t.Fatalf("a complete cache read the engine %d times", n)
+	}
+}
+
+// An engine larger than the cache loads what fits and stays incomplete; a
+// complete cache that must evict, meets a value too large to cache, or sees
+// a Write fail stops being complete. Reads stay right throughout.
+func TestCacheCompleteEnds(t *testing.T) {
+	const limit = 64 << 10
+	big := NewMemory()
+	var fill Batch
+	for i := 0; i < 2000; i++ {
+		fill.Put([]byte(fmt.Sprintf("key-%05d", i)), make([]byte, 100))
+	}
+	mustWriteBatch(t, big, &fill, 1)
+	c := Cached(big, limit).(*cachedEngine)
+	t.Cleanup(func() { _ = c.Close() })
+	if c.complete.Load() {
+		t.Fatal("complete although the engine does not fit")
+	}
+	if used := c.usedBytes(); used == 0 || used > limit {
+		t.Fatalf("loaded %d bytes, limit %d", used, limit)
+	}
+	for i := 0; i < 2000; i += 7 {
+		if v, err := c.Get([]byte(fmt.Sprintf("key-%05d", i))); err != nil || len(v) != 100 {
+			t.Fatalf("key-%05d: %d bytes, %v", i, len(v), err)
+		}
+	}
+
+	// Eviction.
+	c2, inner := mustCached(t, limit)
+	if !c2.complete.Load() {
+		t.Fatal("a cache of an empty engine is not complete")
+	}
+	for i := 0; i < 2000; i++ {
+		mustWrite(t, c2, uint64(i+1), fmt.Sprintf("key-%05d", i), "v")
+		if used := c2.usedBytes(); used > limit {
+			t.Fatalf("cache holds %d bytes, limit %d", used, limit)
+		}
+	}
+	if c2.complete.Load() {
+		t.Fatal("still complete after evicting")
+	}
+	for i := 0; i < 2000; i++ {
+		mustGet(t, c2, fmt.Sprintf("key-%05d", i), "v")
+	}
+	mustGet(t, inner, "key-00000", "v")
+
+	// A value too large to cache.
+	c3, _ := mustCached(t, limit)
+	mustWrite(t, c3, 1, "big", string(make([]byte, limit)))
+	if c3.complete.Load() {
+		t.Fatal("still complete after a value it could not cache")
+	}
+	if v, err := c3.Get([]byte("big")); err != nil || len(v) != limit {
+		t.Fatalf("big: %d bytes, %v", len(v), err)
+	}
+
+	// A failed Write: the engine may hold its keys or not.
+	fe := NewMemory()
+	c4 := Cached(failingEngine{fe}, 1<<20).(*cachedEngine)
+	t.Cleanup(func() { _ = c4.Close() })
+	var b Batch
+	b.Put([]byte("k"), []byte("v"))
+	if err := c4.Write(&b, 1); !errors.Is(err, errWrite) {
+		t.Fatalf("Write = %v", err)
+	}
+	if c4.complete.Load() {
+		t.Fatal("still complete after a failed Write")
+	}
+	mustGet(t, c4, "k", "v") // what the engine holds
 }
