@@ -69,9 +69,9 @@ type cachedEngine struct {
 	shards            [cacheShards]cacheShard
 	// complete is set while the cache holds every key of the engine (see
 	// Cached). It is cleared before an entry is dropped for any reason other
-	// than a delete of its key, under that entry's shard lock, and read under
-	// the shard lock of the key looked up: a miss seen with complete set
-	// cannot be an entry dropped meanwhile.
+	// than a delete of its key (an eviction clears it under the shard lock it
+	// evicts under), and Get reads it under the shard lock of its lookup: a
+	// miss seen with complete set cannot be an entry dropped meanwhile.
 	complete atomic.Bool
 }
 
