@@ -77,9 +77,9 @@ func (b *batcher) propose(c *fsm.Command, timeout time.Duration) (fsm.Result, er
 		// A client's pipelined writes arrive as one batch; the batcher
 		// flattens it into the entry it builds, as batches do not nest. A
 		// malformed one is refused here, so it cannot fail its neighbours.
+		var sub fsm.Command // reused: only checked, then dropped
 		for _, a := range c.Args {
-			sub, err := fsm.DecodeCommand(a)
-			if err != nil || sub.Op == fsm.OpBatch {
+			if err := sub.UnmarshalBinary(a); err != nil || sub.Op == fsm.OpBatch {
 				return fsm.Result{Kind: fsm.ResultError, Err: fsm.ErrTextCorruptCommand}, nil
 			}
 		}
@@ -295,10 +295,20 @@ func (b *batcher) send(batch []*proposal, timeout time.Duration) {
 // encoded sub-commands are copied as they are: a batch's sub-commands run at
 // the batch's Now).
 func encodeFlatBatch(batch []*proposal, now int64) ([]byte, error) {
-	var args [][]byte
+	var singles []*fsm.Command
+	total := 0
+	for _, p := range batch {
+		total += p.count
+		if p.cmd.Op != fsm.OpBatch {
+			singles = append(singles, p.cmd)
+		}
+	}
+	enc := fsm.EncodeAll(singles)
+	args := make([][]byte, 0, total)
 	for _, p := range batch {
 		if p.cmd.Op != fsm.OpBatch {
-			args = append(args, p.cmd.AppendBinary(nil))
+			args = append(args, enc[0])
+			enc = enc[1:]
 			continue
 		}
 		args = append(args, p.cmd.Args...)

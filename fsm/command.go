@@ -110,6 +110,10 @@ func DecodeCommand(b []byte) (*Command, error) {
 	return c, nil
 }
 
+// UnmarshalBinary decodes b (see MarshalBinary) into c, reusing c.Args's
+// capacity. c.Args point into b.
+func (c *Command) UnmarshalBinary(b []byte) error { return c.decode(b) }
+
 // decode decodes b into c, reusing c.Args's capacity.
 func (c *Command) decode(b []byte) error {
 	if len(b) == 0 {

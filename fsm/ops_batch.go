@@ -11,13 +11,30 @@ package fsm
 // changes nothing; batches do not nest.
 const OpBatch Op = 112
 
+// batchArgsPerCommand is the arguments per sub-command applyBatch allocates
+// room for up front.
+const batchArgsPerCommand = 3
+
 // NewBatch encodes cmds into one batch command.
 func NewBatch(cmds []*Command) *Command {
-	args := make([][]byte, len(cmds))
-	for i, c := range cmds {
-		args[i] = c.AppendBinary(nil)
+	return &Command{Op: OpBatch, Args: EncodeAll(cmds)}
+}
+
+// EncodeAll returns the encodings of cmds, in one allocation (sized first:
+// appending each to an empty slice would grow and copy it several times).
+func EncodeAll(cmds []*Command) [][]byte {
+	n := 0
+	for _, c := range cmds {
+		n += c.encodedLen()
 	}
-	return &Command{Op: OpBatch, Args: args}
+	buf := make([]byte, 0, n)
+	out := make([][]byte, len(cmds))
+	for i, c := range cmds {
+		start := len(buf)
+		buf = c.AppendBinary(buf)
+		out[i] = buf[start:len(buf):len(buf)]
+	}
+	return out
 }
 
 // EncodedLen is the length of c's binary encoding.
@@ -29,9 +46,19 @@ func init() {
 
 func applyBatch(t *txn, c *Command) Result {
 	subs := make([]Command, len(c.Args))
+	// The sub-commands' argument lists share one array, sized for typical
+	// writes (SET key value [options]); a sub-command that does not fit gets
+	// its own.
+	arena := make([][]byte, batchArgsPerCommand*len(c.Args))
 	for i, a := range c.Args {
+		subs[i].Args = arena[:0:len(arena)]
 		if err := subs[i].decode(a); err != nil || subs[i].Op == OpBatch || handlers[subs[i].Op] == nil {
 			return resCorrupt
+		}
+		n := len(subs[i].Args)
+		subs[i].Args = subs[i].Args[:n:n]
+		if n <= len(arena) { // decode used the arena
+			arena = arena[n:]
 		}
 	}
 	out := make([]Result, len(subs))

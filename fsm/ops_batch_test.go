@@ -89,3 +89,59 @@ func TestBatchSubCommandsRunAtBatchTime(t *testing.T) {
 		t.Fatalf("expire at = %d, %v, %v; want 5100", at, ok, err)
 	}
 }
+
+// Sub-commands share one encoding buffer (EncodeAll) and, when applied, one
+// array of argument slices; neither may let one sub-command's arguments
+// overwrite another's, whatever their counts.
+func TestBatchSharedBuffersKeepSubCommandsApart(t *testing.T) {
+	var pairs [][]byte
+	for i := range 10 {
+		pairs = append(pairs, []byte{'m', byte('0' + i)}, []byte{'v', byte('0' + i)})
+	}
+	cmds := []*Command{
+		NewSet([]byte("a"), []byte("1"), SetOptions{}),
+		NewMSet(pairs...), // more arguments than the arena holds per command
+		NewDel([]byte("x"), []byte("y"), []byte("z"), []byte("m9")),
+		NewSet([]byte("b"), []byte("2"), SetOptions{KeepTTL: true}),
+		NewNoop(), // no arguments
+		NewSet([]byte("c"), []byte("3"), SetOptions{}),
+	}
+	enc := EncodeAll(cmds)
+	for i, e := range enc {
+		if cap(e) != len(e) {
+			t.Fatalf("encoding %d has spare capacity %d: an append would overwrite the next", i, cap(e)-len(e))
+		}
+		got, err := DecodeCommand(e)
+		if err != nil || got.Op != cmds[i].Op || len(got.Args) != len(cmds[i].Args) {
+			t.Fatalf("encoding %d decodes to %v, %v; want op %d with %d args", i, got, err, cmds[i].Op, len(cmds[i].Args))
+		}
+		for j := range got.Args {
+			if string(got.Args[j]) != string(cmds[i].Args[j]) {
+				t.Fatalf("encoding %d arg %d = %q, want %q", i, j, got.Args[j], cmds[i].Args[j])
+			}
+		}
+	}
+
+	f, err := New(storage.NewMemory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &Command{Op: OpBatch, Now: 1000, Args: enc}
+	data, _ := b.MarshalBinary()
+	res := f.Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: data}).(Result)
+	if res.Kind != ResultArray || len(res.Array) != len(cmds) {
+		t.Fatalf("batch result = %v", res)
+	}
+	if d := res.Array[2]; d.Kind != ResultInt || d.Int != 1 {
+		t.Fatalf("DEL x y z m9 = %v; want 1 (only m9 existed)", d)
+	}
+	want := map[string]string{"a": "1", "b": "2", "c": "3", "m0": "v0", "m8": "v8"}
+	for k, v := range want {
+		if got, ok, _ := f.Get([]byte(k), 1000); !ok || string(got) != v {
+			t.Errorf("%s = %q, %v; want %q", k, got, ok, v)
+		}
+	}
+	if ok, _ := f.Exists([]byte("m9"), 1000); ok {
+		t.Error("m9 should have been deleted")
+	}
+}

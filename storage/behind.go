@@ -217,19 +217,22 @@ func (w *behindEngine) flushLoop() {
 
 // writeOverlay writes o to the engine as one batch, keys in order.
 func (w *behindEngine) writeOverlay(o *overlay) error {
-	keys := make([]string, 0, len(o.m))
-	for k := range o.m {
-		keys = append(keys, k)
+	type kv struct {
+		k string
+		e overlayEntry
 	}
-	slices.Sort(keys)
+	all := make([]kv, 0, len(o.m))
+	for k, e := range o.m {
+		all = append(all, kv{k, e})
+	}
+	slices.SortFunc(all, func(a, b kv) int { return strings.Compare(a.k, b.k) })
 	b := &w.batch
-	for _, k := range keys {
-		e := o.m[k]
-		kb := unsafe.Slice(unsafe.StringData(k), len(k))
-		if e.del {
+	for _, x := range all {
+		kb := unsafe.Slice(unsafe.StringData(x.k), len(x.k))
+		if x.e.del {
 			b.Delete(kb)
 		} else {
-			b.Put(kb, e.val)
+			b.Put(kb, x.e.val)
 		}
 	}
 	err := w.eng.Write(b, o.idx)
