@@ -205,15 +205,13 @@ func (c *cachedEngine) Write(b *Batch, appliedIndex uint64) error {
 		if op.Kind != OpDelete {
 			e = cacheEntry{val: bytes.Clone(op.Value), found: true}
 		}
-		// The key stays, with its new value: in place when it fits, else
-		// after making room (without evicting the key's own old entry).
+		// The key stays, with its new value: in place, unless the shard
+		// must evict, which then starts with the key's old entry.
 		size := int64(len(op.Key) + len(e.val) + cacheEntryOverhead)
-		if !ok || sh.bytes+size > c.perShard {
-			if ok {
-				delete(sh.m, string(op.Key))
-			}
-			c.evictLocked(sh, size)
+		if ok && sh.bytes+size > c.perShard {
+			delete(sh.m, string(op.Key))
 		}
+		c.evictLocked(sh, size)
 		sh.m[string(op.Key)] = e
 		sh.bytes += size
 		sh.mu.Unlock()
