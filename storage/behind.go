@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"cmp"
+	"encoding/binary"
 	"slices"
 	"strings"
 	"sync"
@@ -217,17 +219,13 @@ func (w *behindEngine) flushLoop() {
 
 // writeOverlay writes o to the engine as one batch, keys in order.
 func (w *behindEngine) writeOverlay(o *overlay) error {
-	type kv struct {
-		k string
-		e overlayEntry
-	}
-	all := make([]kv, 0, len(o.m))
+	all := make([]sortedEntry, 0, len(o.m))
 	for k, e := range o.m {
-		all = append(all, kv{k, e})
+		all = append(all, sortedEntry{k: k, e: e})
 	}
-	slices.SortFunc(all, func(a, b kv) int { return strings.Compare(a.k, b.k) })
 	b := &w.batch
-	for _, x := range all {
+	for _, sk := range sortEntries(all) {
+		x := &all[sk.i]
 		kb := unsafe.Slice(unsafe.StringData(x.k), len(x.k))
 		if x.e.del {
 			b.Delete(kb)
@@ -241,6 +239,54 @@ func (w *behindEngine) writeOverlay(o *overlay) error {
 		b.ops = nil
 	}
 	return err
+}
+
+// sortedEntry is a buffered entry on its way to the engine.
+type sortedEntry struct {
+	k string
+	e overlayEntry
+}
+
+// sortKey is an entry's place in a window's entries and its key's sort
+// prefix (see sortEntries).
+type sortKey struct {
+	pfx uint64
+	i   int
+}
+
+// sortEntries returns the order of es by key. A window's keys usually share
+// a long prefix (the state machine's namespace, then the client's, like
+// "key:0000"), which every string comparison would walk again; so each key
+// first gets the 8 bytes after the prefix all keys share, as a big-endian
+// integer (zero-padded, which keeps the order), and only keys whose integers
+// tie are compared whole. Sorting these small pairs also moves less memory
+// than sorting the entries.
+func sortEntries(es []sortedEntry) []sortKey {
+	order := make([]sortKey, len(es))
+	if len(es) == 0 {
+		return order
+	}
+	shared := len(es[0].k)
+	for _, x := range es[1:] {
+		n := min(shared, len(x.k))
+		i := 0
+		for i < n && x.k[i] == es[0].k[i] {
+			i++
+		}
+		shared = i
+	}
+	for i := range es {
+		var buf [8]byte
+		copy(buf[:], es[i].k[shared:])
+		order[i] = sortKey{pfx: binary.BigEndian.Uint64(buf[:]), i: i}
+	}
+	slices.SortFunc(order, func(a, b sortKey) int {
+		if a.pfx != b.pfx {
+			return cmp.Compare(a.pfx, b.pfx)
+		}
+		return strings.Compare(es[a.i].k, es[b.i].k)
+	})
+	return order
 }
 
 // waitFlushLocked waits, with w.mu held on entry and on return, until the

@@ -3,6 +3,9 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -412,4 +415,44 @@ func TestCacheFillLosesToWrite(t *testing.T) {
 	}
 	be.inGet = nil
 	mustGet(t, c, "k", "new")
+}
+
+// TestSortEntriesOrdersLikeStrings checks the prefix-integer sort against a
+// plain string sort on keys built to hit its edges: a long shared prefix,
+// keys that end inside the 8 compared bytes, zero bytes that the padding
+// could confuse with a shorter key, ties beyond the 8 bytes, the empty key.
+func TestSortEntriesOrdersLikeStrings(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for round := range 200 {
+		prefix := strings.Repeat("\x01ns:key:", r.IntN(3))
+		var keys []string
+		seen := map[string]bool{}
+		for range 1 + r.IntN(60) {
+			var k []byte
+			k = append(k, prefix...)
+			for range r.IntN(14) {
+				k = append(k, "\x00\x01a0z\xff"[r.IntN(6)])
+			}
+			if !seen[string(k)] {
+				seen[string(k)] = true
+				keys = append(keys, string(k))
+			}
+		}
+		if round%7 == 0 && !seen[""] {
+			keys = append(keys, "")
+		}
+		es := make([]sortedEntry, len(keys))
+		for i, k := range keys {
+			es[i] = sortedEntry{k: k}
+		}
+		var got []string
+		for _, sk := range sortEntries(es) {
+			got = append(got, es[sk.i].k)
+		}
+		want := slices.Clone(keys)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("round %d: sorted\n%q\nwant\n%q", round, got, want)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // DefaultCacheBytes is the read cache size the server gives an engine.
@@ -82,8 +83,27 @@ type cacheShard struct {
 }
 
 type cacheEntry struct {
+	// key is the entry's map key; an update reuses it instead of allocating
+	// the key again.
+	key   string
 	val   []byte // nil with found false: the key is absent
 	found bool
+}
+
+// newCacheEntry returns an entry holding copies of key and val (when found)
+// in one allocation.
+func newCacheEntry(key, val []byte, found bool) cacheEntry {
+	if !found {
+		return cacheEntry{key: string(key)}
+	}
+	buf := make([]byte, len(key)+len(val))
+	copy(buf, key)
+	copy(buf[len(key):], val)
+	return cacheEntry{
+		key:   unsafe.String(unsafe.SliceData(buf), len(key)),
+		val:   buf[len(key):len(buf):len(buf)],
+		found: true,
+	}
 }
 
 func (c *cachedEngine) shard(key []byte) *cacheShard {
@@ -99,12 +119,17 @@ func (c *cachedEngine) Get(key []byte) ([]byte, error) {
 	sh.mu.Lock()
 	e, ok := sh.m[string(key)]
 	complete := c.complete.Load()
+	var v []byte
+	if ok && e.found {
+		// Copied under the lock: Write may overwrite a value in place.
+		v = bytes.Clone(e.val)
+	}
 	sh.mu.Unlock()
 	if ok {
 		if !e.found {
 			return nil, ErrNotFound
 		}
-		return bytes.Clone(e.val), nil
+		return v, nil
 	}
 	if complete {
 		return nil, ErrNotFound
@@ -117,16 +142,16 @@ func (c *cachedEngine) Get(key []byte) ([]byte, error) {
 	}
 	switch {
 	case err == nil:
-		c.fill(sh, gen, key, bytes.Clone(v), true)
+		c.fill(sh, gen, key, v, true)
 	case errors.Is(err, ErrNotFound):
 		c.fill(sh, gen, key, nil, false)
 	}
 	return v, err
 }
 
-// fill caches an engine answer read when gen Writes had started (and
-// finished), unless another Write has started since; it evicts entries if the
-// shard is full.
+// fill caches (a copy of) an engine answer read when gen Writes had started
+// (and finished), unless another Write has started since; it evicts entries
+// if the shard is full.
 func (c *cachedEngine) fill(sh *cacheShard, gen uint64, key, val []byte, found bool) {
 	size := int64(len(key) + len(val) + cacheEntryOverhead)
 	if size > c.perShard/4 {
@@ -141,7 +166,8 @@ func (c *cachedEngine) fill(sh *cacheShard, gen uint64, key, val []byte, found b
 		sh.bytes -= int64(len(key) + len(old.val) + cacheEntryOverhead)
 	}
 	c.evictLocked(sh, size)
-	sh.m[string(key)] = cacheEntry{val: val, found: found}
+	e := newCacheEntry(key, val, found)
+	sh.m[e.key] = e
 	sh.bytes += size
 }
 
@@ -201,18 +227,27 @@ func (c *cachedEngine) Write(b *Batch, appliedIndex uint64) error {
 			sh.mu.Unlock()
 			continue
 		}
-		e := cacheEntry{}
-		if op.Kind != OpDelete {
-			e = cacheEntry{val: bytes.Clone(op.Value), found: true}
+		found := op.Kind != OpDelete
+		size := int64(len(op.Key) + cacheEntryOverhead)
+		if found {
+			size += int64(len(op.Value))
 		}
-		// The key stays, with its new value: in place, unless the shard
-		// must evict, which then starts with the key's old entry.
-		size := int64(len(op.Key) + len(e.val) + cacheEntryOverhead)
+		if ok && found && old.found && len(old.val) == len(op.Value) {
+			// Same size: the new value overwrites the old one's bytes (Get
+			// copies values under the shard lock), nothing is allocated.
+			copy(old.val, op.Value)
+			sh.bytes += size
+			sh.mu.Unlock()
+			continue
+		}
+		// The key stays, with its new value, unless the shard must evict,
+		// which then starts with the key's old entry.
 		if ok && sh.bytes+size > c.perShard {
 			delete(sh.m, string(op.Key))
 		}
 		c.evictLocked(sh, size)
-		sh.m[string(op.Key)] = e
+		e := newCacheEntry(op.Key, op.Value, found)
+		sh.m[e.key] = e
 		sh.bytes += size
 		sh.mu.Unlock()
 	}
@@ -252,7 +287,8 @@ func (c *cachedEngine) load() {
 		if size > c.perShard/4 || sh.bytes+size > c.perShard {
 			return
 		}
-		sh.m[string(k)] = cacheEntry{val: bytes.Clone(v), found: true}
+		e := newCacheEntry(k, v, true)
+		sh.m[e.key] = e
 		sh.bytes += size
 	}
 	if it.Err() == nil {

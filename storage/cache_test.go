@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -340,4 +341,63 @@ func TestCacheCompleteEnds(t *testing.T) {
 		t.Fatal("still complete after a failed Write")
 	}
 	mustGet(t, c4, "k", "v") // what the engine holds
+}
+
+// A write of a same-size value overwrites the cached bytes in place: readers
+// running meanwhile get one whole value or the other, never a mix, the
+// values they got stay theirs, and the cache's size does not move.
+func TestCacheSameSizeUpdateInPlace(t *testing.T) {
+	c, _ := mustCached(t, 1<<20)
+	a, b := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	mustWrite(t, c, 1, "k", a)
+	used := c.usedBytes()
+	var wg sync.WaitGroup
+	var got [][]byte
+	var mu sync.Mutex
+	stop := make(chan struct{})
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				v, err := c.Get([]byte("k"))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if s := string(v); s != a && s != b {
+					t.Errorf("read a torn value %q", s)
+					return
+				}
+				mu.Lock()
+				if len(got) < 64 {
+					got = append(got, v)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range 2000 {
+		v := a
+		if i%2 == 0 {
+			v = b
+		}
+		mustWrite(t, c, uint64(i+2), "k", v)
+	}
+	close(stop)
+	wg.Wait()
+	if n := c.usedBytes(); n != used {
+		t.Fatalf("same-size updates moved the cache's size from %d to %d bytes", used, n)
+	}
+	mustGet(t, c, "k", a)
+	for _, v := range got {
+		if s := string(v); s != a && s != b {
+			t.Fatalf("a value handed out changed afterwards: %q", s)
+		}
+	}
 }
