@@ -49,9 +49,11 @@ const (
 	// library's hard maximum; larger batches only add latency once the disk is
 	// saturated.
 	maxAppendEntries = 1024
-	// logCacheSize keeps recent entries in memory so replication to followers
-	// does not read them back from disk.
-	logCacheSize = 4096
+	// logCacheEntries and logCacheBytes bound the recent entries kept in
+	// memory so replication to followers does not read them back from disk
+	// (logCache); an entry is a batch of up to 4 MiB.
+	logCacheEntries = 4096
+	logCacheBytes   = 32 << 20
 	// snapshotsRetained is the number of snapshots kept on disk.
 	snapshotsRetained = 2
 	// transportPool is the number of pooled TCP connections per peer.
@@ -215,11 +217,7 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	cache, err := raft.NewLogCache(logCacheSize, n.store.log)
-	if err != nil {
-		n.store.close()
-		return nil, fmt.Errorf("cluster: log cache: %w", err)
-	}
+	cache := newLogCache(n.store.log, logCacheEntries, logCacheBytes)
 	n.snaps, err = raft.NewFileSnapshotStoreWithLogger(raftDir, snapshotsRetained, hlog.Named("snapshot"))
 	if err != nil {
 		n.store.close()
