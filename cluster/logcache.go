@@ -87,10 +87,15 @@ func (c *logCache) StoreLogs(logs []*raft.Log) error {
 	return nil
 }
 
-func (c *logCache) evictOldestLocked() {
-	slot := c.lo % uint64(len(c.ring))
+// dropLocked forgets the cached entry idx; the caller moves lo or hi past it.
+func (c *logCache) dropLocked(idx uint64) {
+	slot := idx % uint64(len(c.ring))
 	c.bytes -= logSize(c.ring[slot])
 	c.ring[slot] = nil
+}
+
+func (c *logCache) evictOldestLocked() {
+	c.dropLocked(c.lo)
 	c.lo++
 }
 
@@ -116,9 +121,7 @@ func (c *logCache) DeleteRange(min, max uint64) error {
 			}
 		case min > c.lo && max >= c.hi:
 			for c.hi >= min {
-				slot := c.hi % uint64(len(c.ring))
-				c.bytes -= logSize(c.ring[slot])
-				c.ring[slot] = nil
+				c.dropLocked(c.hi)
 				c.hi--
 			}
 		default:

@@ -214,7 +214,12 @@ func (c *cachedEngine) Write(b *Batch, appliedIndex uint64) error {
 		if ok {
 			sh.bytes -= int64(len(op.Key) + len(old.val) + cacheEntryOverhead)
 		}
-		if err != nil || (op.Kind != OpDelete && int64(len(op.Key)+len(op.Value)+cacheEntryOverhead) > c.perShard/4) {
+		found := op.Kind != OpDelete
+		size := int64(len(op.Key) + cacheEntryOverhead)
+		if found {
+			size += int64(len(op.Value))
+		}
+		if err != nil || (found && size > c.perShard/4) {
 			if err == nil {
 				c.complete.Store(false) // a value too large to cache
 			}
@@ -222,15 +227,10 @@ func (c *cachedEngine) Write(b *Batch, appliedIndex uint64) error {
 			sh.mu.Unlock()
 			continue
 		}
-		if op.Kind == OpDelete && c.complete.Load() {
+		if !found && c.complete.Load() {
 			delete(sh.m, string(op.Key)) // absent: not in a complete cache
 			sh.mu.Unlock()
 			continue
-		}
-		found := op.Kind != OpDelete
-		size := int64(len(op.Key) + cacheEntryOverhead)
-		if found {
-			size += int64(len(op.Value))
 		}
 		if ok && found && old.found && len(old.val) == len(op.Value) {
 			// Same size: the new value overwrites the old one's bytes (Get
