@@ -1,6 +1,9 @@
 package cluster
 
 import (
+	"errors"
+	"time"
+
 	"github.com/hashicorp/raft"
 )
 
@@ -43,7 +46,8 @@ func (c *commitClampTransport) AppendEntries(id raft.ServerID, target raft.Serve
 }
 
 // AppendEntriesPipeline returns a pipeline that caps commit indexes like
-// AppendEntries.
+// AppendEntries and leaves out repeated empty requests (see
+// durablePipeline).
 func (c *commitClampTransport) AppendEntriesPipeline(id raft.ServerID, target raft.ServerAddress) (raft.AppendPipeline, error) {
 	p, err := c.NetworkTransport.AppendEntriesPipeline(id, target)
 	if err != nil {
@@ -52,15 +56,73 @@ func (c *commitClampTransport) AppendEntriesPipeline(id raft.ServerID, target ra
 	return &durablePipeline{AppendPipeline: p, log: c.log}, nil
 }
 
+// idleResend is how long a pipeline holds back an empty AppendEntries
+// identical to the last one it sent.
+const idleResend = 100 * time.Millisecond
+
+// durablePipeline is a leader's pipeline to one follower. It caps commit
+// indexes like commitClampTransport.AppendEntries, and it does not send an
+// empty AppendEntries that repeats the last one sent (same term, previous
+// entry and commit index) within idleResend.
+//
+// hashicorp/raft sends an AppendEntries on the pipeline whenever no entry
+// has been replicated for CommitTimeout (5–10 ms here), so that followers
+// learn the commit index soon after writes stop. Once they know it, every
+// further request until the next write says nothing new, and on an idle or
+// read-only cluster those requests were most of the leader's CPU (a write, a
+// follower wake-up and an answer each). A request left out is a message
+// lost: Raft is safe under loss, the follower's election timer is reset by
+// the heartbeats, which take another path, and the leader's view of the
+// follower (last contact, match index) is updated by heartbeats and by the
+// next request that does carry news. Only the pipeline's goroutine calls
+// AppendEntries, so the fields need no lock.
 type durablePipeline struct {
 	raft.AppendPipeline
 	log durableLog
+
+	last   emptyAppend // the last empty request sent; zero after one with entries
+	lastAt time.Time
+}
+
+// emptyAppend is what an AppendEntries without entries tells a follower.
+type emptyAppend struct {
+	term, prev, prevTerm, commit uint64
 }
 
 func (p *durablePipeline) AppendEntries(args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) (raft.AppendFuture, error) {
 	clampDurable(args, p.log)
-	return p.AppendPipeline.AppendEntries(args, resp)
+	if len(args.Entries) > 0 {
+		p.last = emptyAppend{}
+		return p.AppendPipeline.AppendEntries(args, resp)
+	}
+	e := emptyAppend{term: args.Term, prev: args.PrevLogEntry, prevTerm: args.PrevLogTerm, commit: args.LeaderCommitIndex}
+	now := time.Now()
+	if e == p.last && now.Sub(p.lastAt) < idleResend {
+		return heldBack{start: now, req: args, resp: resp}, nil
+	}
+	f, err := p.AppendPipeline.AppendEntries(args, resp)
+	if err == nil {
+		p.last, p.lastAt = e, now
+	}
+	return f, err
 }
+
+// errHeldBack is the outcome of a request the pipeline did not send.
+var errHeldBack = errors.New("raft transport: repeated empty append not sent")
+
+// heldBack is the future of a request the pipeline did not send. It never
+// reaches the pipeline's consumer, as a lost message would not; Raft does
+// not wait on pipeline futures other than through the consumer.
+type heldBack struct {
+	start time.Time
+	req   *raft.AppendEntriesRequest
+	resp  *raft.AppendEntriesResponse
+}
+
+func (h heldBack) Error() error                          { return errHeldBack }
+func (h heldBack) Start() time.Time                      { return h.start }
+func (h heldBack) Request() *raft.AppendEntriesRequest   { return h.req }
+func (h heldBack) Response() *raft.AppendEntriesResponse { return h.resp }
 
 // clampDurable caps the commit index a leader sends at its durable log: the
 // leader counts its own entries toward a quorum as soon as they are written,

@@ -258,3 +258,91 @@ func TestClampDurableCapsOutgoingCommit(t *testing.T) {
 		}
 	}
 }
+
+// recordingPipeline is a raft.AppendPipeline that records what it is asked
+// to send; fail makes the next send fail.
+type recordingPipeline struct {
+	sent []raft.AppendEntriesRequest
+	fail bool
+}
+
+func (r *recordingPipeline) AppendEntries(args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) (raft.AppendFuture, error) {
+	if r.fail {
+		r.fail = false
+		return nil, errors.New("connection reset")
+	}
+	r.sent = append(r.sent, *args)
+	return nil, nil
+}
+func (r *recordingPipeline) Consumer() <-chan raft.AppendFuture { return nil }
+func (r *recordingPipeline) Close() error                       { return nil }
+
+func TestPipelineHoldsBackRepeatedEmptyAppends(t *testing.T) {
+	rec := &recordingPipeline{}
+	p := &durablePipeline{AppendPipeline: rec, log: newFakeDurable(^uint64(0))}
+	empty := func(commit uint64) *raft.AppendEntriesRequest {
+		return &raft.AppendEntriesRequest{Term: 3, PrevLogEntry: 10, PrevLogTerm: 3, LeaderCommitIndex: commit}
+	}
+	send := func(req *raft.AppendEntriesRequest) raft.AppendFuture {
+		t.Helper()
+		f, err := p.AppendEntries(req, &raft.AppendEntriesResponse{})
+		if err != nil {
+			t.Fatalf("AppendEntries: %v", err)
+		}
+		return f
+	}
+
+	// The first empty request goes out; identical ones after it do not.
+	send(empty(10))
+	for i := 0; i < 100; i++ {
+		f := send(empty(10))
+		if f == nil || !errors.Is(f.Error(), errHeldBack) {
+			t.Fatalf("repeat %d: future %v, want one that says it was held back", i, f)
+		}
+	}
+	if len(rec.sent) != 1 {
+		t.Fatalf("sent %d requests for one commit index, want 1", len(rec.sent))
+	}
+
+	// News goes out at once: a new commit index, a new term, entries.
+	send(empty(11))
+	changed := empty(11)
+	changed.Term = 4
+	send(changed)
+	withEntries := &raft.AppendEntriesRequest{Term: 4, PrevLogEntry: 10, PrevLogTerm: 3,
+		Entries: []*raft.Log{{Index: 11, Term: 4}}, LeaderCommitIndex: 11}
+	send(withEntries)
+	// After a request with entries, the next empty one is sent even if it
+	// repeats the empty one before them.
+	send(changed)
+	if len(rec.sent) != 5 {
+		t.Fatalf("sent %d requests, want 5: %+v", len(rec.sent), rec.sent)
+	}
+
+	// A repeat goes out again once idleResend has passed.
+	p.lastAt = p.lastAt.Add(-idleResend)
+	send(changed)
+	if len(rec.sent) != 6 {
+		t.Fatalf("repeat after idleResend not sent (%d sent)", len(rec.sent))
+	}
+
+	// A request whose send failed does not count as sent: the same request
+	// again is sent.
+	rec.fail = true
+	if _, err := p.AppendEntries(empty(12), &raft.AppendEntriesResponse{}); err == nil {
+		t.Fatal("failed send reported no error")
+	}
+	send(empty(12))
+	if len(rec.sent) != 7 || rec.sent[6].LeaderCommitIndex != 12 {
+		t.Fatalf("request after a failed send not sent: %+v", rec.sent)
+	}
+
+	// The commit index is compared after the durable clamp: requests whose
+	// commit differs only above the durable index say the same thing.
+	d := newFakeDurable(12)
+	p.log = d
+	send(empty(13))
+	if len(rec.sent) != 7 {
+		t.Fatalf("request whose clamped commit repeats the last was sent: %+v", rec.sent[len(rec.sent)-1])
+	}
+}
