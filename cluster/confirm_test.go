@@ -317,6 +317,12 @@ func TestConfirmCountsTheConfiguration(t *testing.T) {
 // startNode starts a one-node cluster on a real port, with the memory engine.
 func startNode(t *testing.T) *Node {
 	t.Helper()
+	return startNodeTimeout(t, 200*time.Millisecond)
+}
+
+// startNodeTimeout is startNode with heartbeat and election timeouts of d.
+func startNodeTimeout(t *testing.T, d time.Duration) *Node {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -328,7 +334,7 @@ func startNode(t *testing.T) *Node {
 		t.Fatal(err)
 	}
 	n, err := New(Config{ID: "n1", Dir: t.TempDir(), RaftAddr: addr, Bootstrap: true,
-		HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond}, f)
+		HeartbeatTimeout: d, ElectionTimeout: d}, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,11 +380,45 @@ func TestReadsConfirmAndFallBackDuringMembershipChange(t *testing.T) {
 	}
 	n.lease.Store(0)
 	read(Lease)
-	if !n.leaseValid() {
+	if time.Now().UnixNano() >= n.lease.Load() {
 		t.Fatal("lease read did not renew the lease")
 	}
 	if f, s := n.ConfirmRounds(); f != 2 || s != 1 {
 		t.Fatalf("lease read used the read confirmation (%d, %d)", f, s)
+	}
+}
+
+// Lease reads under a steady load renew the lease in the background before
+// it runs out: they do not stop at its expiry to wait for a round.
+func TestLeaseRenewedBeforeItRunsOut(t *testing.T) {
+	n := startNodeTimeout(t, time.Second) // a lease of 500 ms
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	read := func() {
+		t.Helper()
+		if err := n.Read(ctx, Lease, func(*fsm.FSM) error { return nil }); err != nil {
+			t.Fatalf("lease read: %v", err)
+		}
+	}
+	read() // takes the first lease
+	waits := n.leaseWaits.Load()
+	// Four leases' worth of reads, one every 10 ms. Without the background
+	// renewal the lease would run out at least three times, and a read would
+	// wait each time.
+	for end := time.Now().Add(4 * n.leaseDuration()); time.Now().Before(end); {
+		read()
+		time.Sleep(10 * time.Millisecond)
+	}
+	renewals := n.leaseRenewals.Load()
+	if w := n.leaseWaits.Load() - waits; w > 1 {
+		t.Errorf("%d lease reads found the lease expired (%d background renewals); want at most 1", w, renewals)
+	}
+	if renewals < 3 {
+		t.Errorf("%d background renewals over four leases; want at least 3", renewals)
+	}
+	st := n.Stats()
+	if st["read_lease_renewals"] == "0" || st["read_lease_waits"] == "" {
+		t.Errorf("stats: renewals %q, waits %q", st["read_lease_renewals"], st["read_lease_waits"])
 	}
 }
 

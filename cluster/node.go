@@ -173,7 +173,10 @@ type Node struct {
 	raftRef       atomic.Pointer[raft.Raft] // n.raft, for the confirmation server
 	index         *indexClient              // to the leader's read-index service (follower)
 	batch         *batcher
-	lease         atomic.Int64 // unix nanos until which the leader's lease holds
+	lease         atomic.Int64  // unix nanos until which the leader's lease holds
+	leaseRenewing atomic.Bool   // a background renewal round is running
+	leaseRenewals atomic.Uint64 // background renewals started
+	leaseWaits    atomic.Uint64 // lease reads on the leader that found it expired
 
 	closing   atomic.Bool
 	closeOnce sync.Once
@@ -413,8 +416,10 @@ func (n *Node) Members(ctx context.Context) ([]Member, error) {
 	return out, nil
 }
 
-// Stats returns Raft's statistics plus the fsm's applied index and the
-// leadership confirmation rounds (ConfirmRounds).
+// Stats returns Raft's statistics plus the fsm's applied index, the
+// leadership confirmation rounds (ConfirmRounds) and the lease renewals:
+// started in the background, and waited for by reads that found the lease
+// expired.
 func (n *Node) Stats() map[string]string {
 	s := n.raft.Stats()
 	s["fsm_applied_index"] = fmt.Sprint(n.fsm.AppliedIndex())
@@ -422,6 +427,8 @@ func (n *Node) Stats() map[string]string {
 	fast, slow := n.ConfirmRounds()
 	s["read_confirm_rounds"] = fmt.Sprint(fast)
 	s["read_confirm_fallbacks"] = fmt.Sprint(slow)
+	s["read_lease_renewals"] = fmt.Sprint(n.leaseRenewals.Load())
+	s["read_lease_waits"] = fmt.Sprint(n.leaseWaits.Load())
 	return s
 }
 

@@ -411,6 +411,12 @@ func infoRaft(c *client, b *infoBuilder) {
 		b.str("raft_read_confirm_rounds", v)
 		b.str("raft_read_confirm_fallbacks", st["read_confirm_fallbacks"])
 	}
+	// Lease renewals: started in the background before the lease ran out,
+	// and waited for by lease reads that found it expired.
+	if v, ok := st["read_lease_renewals"]; ok {
+		b.str("raft_read_lease_renewals", v)
+		b.str("raft_read_lease_waits", st["read_lease_waits"])
+	}
 	ctx, cancel := context.WithTimeout(c.ctx, CommandTimeout)
 	if members, err := n.Members(ctx); err == nil {
 		b.int("raft_members", int64(len(members)))
