@@ -75,7 +75,7 @@ const (
 
 // muxStream is the Raft transport's stream layer: a TCP listener whose
 // connections go to Raft, except those whose first byte names one of the
-// node's own services (confirmMagic, readIndexMagic).
+// node's own services (confirmMagic, readIndexMagic, readIndexIDMagic).
 type muxStream struct {
 	ln        net.Listener
 	advertise net.Addr

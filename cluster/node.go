@@ -170,6 +170,7 @@ type Node struct {
 	membershipMu  sync.Mutex                // one membership change at a time
 	confirmFast   atomic.Uint64             // rounds shown by confirm.go
 	confirmSlow   atomic.Uint64             // rounds left to Raft's VerifyLeader
+	confirmPeer   atomic.Uint64             // follower read indexes that needed no round (readIndexFor)
 	raftRef       atomic.Pointer[raft.Raft] // n.raft, for the confirmation server
 	index         *indexClient              // to the leader's read-index service (follower)
 	batch         *batcher
@@ -208,7 +209,7 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 	n.verifyLease = &rounds{do: n.verifyLeadership}
 	n.remoteIndex = &rounds{do: n.remoteReadIndex}
 	n.confirm = newConfirmer(raft.ServerID(cfg.ID), transportTimeout)
-	n.index = &indexClient{dialTimeout: transportTimeout}
+	n.index = &indexClient{dialTimeout: transportTimeout, self: raft.ServerID(cfg.ID), term: n.localTerm}
 	n.batch = newBatcher(n)
 
 	raftDir := filepath.Join(cfg.Dir, "raft")
@@ -232,8 +233,9 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 		return nil, fmt.Errorf("cluster: inspect raft state: %w", err)
 	}
 	stream, err := listenMux(cfg.RaftAddr, advertise, map[byte]func(net.Conn){
-		confirmMagic:   func(c net.Conn) { serveConfirm(c, raft.ServerID(cfg.ID), n.localTerm) },
-		readIndexMagic: func(c net.Conn) { serveReadIndex(c, n.ReadIndexLocal, cfg.LeaderWait) },
+		confirmMagic:     func(c net.Conn) { serveConfirm(c, raft.ServerID(cfg.ID), n.localTerm) },
+		readIndexMagic:   func(c net.Conn) { serveReadIndex(c, false, n.readIndexFor, cfg.LeaderWait) },
+		readIndexIDMagic: func(c net.Conn) { serveReadIndex(c, true, n.readIndexFor, cfg.LeaderWait) },
 	})
 	if err != nil {
 		n.store.close()
@@ -427,6 +429,7 @@ func (n *Node) Stats() map[string]string {
 	fast, slow := n.ConfirmRounds()
 	s["read_confirm_rounds"] = fmt.Sprint(fast)
 	s["read_confirm_fallbacks"] = fmt.Sprint(slow)
+	s["read_confirm_by_follower"] = fmt.Sprint(n.confirmPeer.Load())
 	s["read_lease_renewals"] = fmt.Sprint(n.leaseRenewals.Load())
 	s["read_lease_waits"] = fmt.Sprint(n.leaseWaits.Load())
 	return s

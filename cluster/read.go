@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -113,6 +114,54 @@ func (n *Node) readIndex(ctx context.Context, rs *rounds) (uint64, error) {
 // may lag entries the previous leader committed.
 func (n *Node) ReadIndexLocal(ctx context.Context) (uint64, error) {
 	return n.leaderReadIndex(ctx, n.verify)
+}
+
+// readIndexFor is ReadIndexLocal for a follower's request that names the
+// follower (from) and carries its current term (fromTerm) as read after the
+// request's reads arrived. When that term is this leader's and this leader
+// and the follower are a quorum of the voters (a 3-node cluster), the
+// request itself shows what a confirmation round would: by the argument of
+// confirm.go, a quorum that was still in term T after the reads arrived (the
+// follower when it sent the request, this node when it reads its commit
+// index, leading in T) means no leader of a later term existed when they
+// arrived. No round is run. Otherwise, and for requests without an ID, the
+// leader confirms as for its own reads.
+func (n *Node) readIndexFor(ctx context.Context, from raft.ServerID, fromTerm uint64) (uint64, error) {
+	self := raft.ServerID(n.cfg.ID)
+	if from == "" || from == self || fromTerm == 0 {
+		return n.leaderReadIndex(ctx, n.verify)
+	}
+	if err := n.waitReady(ctx); err != nil {
+		return 0, err
+	}
+	term := n.readyTerm.Load()
+	if fromTerm != term {
+		return n.leaderReadIndex(ctx, n.verify)
+	}
+	view := n.confirmView(term)
+	if view == nil || !quorumOfTwo(view.voters, self, from) {
+		return n.leaderReadIndex(ctx, n.verify)
+	}
+	idx := min(n.raft.CommitIndex(), n.store.log.Durable())
+	// Leading in term T now, after the commit index was read, with the
+	// configuration counted above.
+	if n.raft.State() != raft.Leader || n.raft.CurrentTerm() != term || n.membershipGen.Load() != view.gen {
+		return n.leaderReadIndex(ctx, n.verify)
+	}
+	n.confirmPeer.Add(1)
+	return idx, nil
+}
+
+// quorumOfTwo reports whether a and b, two different voters, are a quorum
+// of voters.
+func quorumOfTwo(voters []raft.Server, a, b raft.ServerID) bool {
+	if a == b || 2 < len(voters)/2+1 {
+		return false
+	}
+	isVoter := func(id raft.ServerID) bool {
+		return slices.ContainsFunc(voters, func(s raft.Server) bool { return s.ID == id })
+	}
+	return isVoter(a) && isVoter(b)
 }
 
 // leaderReadIndex is ReadIndexLocal with the confirmation rounds to join:

@@ -20,16 +20,26 @@ import (
 // three nodes). If that connection cannot be made (a leader of an older
 // version closes it at once), the request goes over gRPC as before.
 //
-// Wire format (big-endian): the follower sends readIndexMagic once, then
-// requests of 8 bytes (a sequence number); the leader answers each, in order,
-// with 17 bytes: the sequence number, the read index, and a status byte
-// (readIndexStatus: 0 for success, else the error).
+// A request that names the follower and carries its current term lets the
+// leader skip its leadership confirmation when the follower completes a
+// quorum with it (a 3-node cluster): see Node.readIndexFor.
+//
+// Wire format (big-endian): the follower sends readIndexIDMagic once and its
+// server ID (two length bytes and the ID), then requests of 16 bytes (a
+// sequence number and the follower's current term); the leader answers each,
+// in order, with 17 bytes: the sequence number, the read index, and a status
+// byte (readIndexStatus: 0 for success, else the error). A connection that
+// starts with readIndexMagic instead carries no ID and requests of 8 bytes
+// (the sequence number only), as earlier versions send.
 
 const (
-	// readIndexMagic is the first byte of a read-index connection.
-	readIndexMagic byte = 0xC8
-	readIndexReq        = 8
-	readIndexResp       = 17
+	// readIndexMagic is the first byte of a read-index connection without
+	// the follower's ID; readIndexIDMagic of one with it.
+	readIndexMagic   byte = 0xC8
+	readIndexIDMagic byte = 0xC9
+	readIndexReq          = 8  // without the term
+	readIndexIDReq        = 16 // with the term
+	readIndexResp         = 17
 )
 
 // readIndexStatus lists the errors a read-index answer can carry, by status
@@ -58,21 +68,46 @@ func readIndexErr(code byte) error {
 	return ErrNoLeader
 }
 
+// readIndexFunc answers a read-index request from the follower from, sent
+// in its term term; from is empty and term 0 when the request does not say.
+type readIndexFunc func(ctx context.Context, from raft.ServerID, term uint64) (uint64, error)
+
 // serveReadIndex answers read-index requests on c with fn, one at a time,
-// each bounded by timeout, until c fails or closes.
-func serveReadIndex(c net.Conn, fn func(context.Context) (uint64, error), timeout time.Duration) {
+// each bounded by timeout, until c fails or closes. withID says the
+// connection started with readIndexIDMagic: an ID follows, and requests
+// carry a term.
+func serveReadIndex(c net.Conn, withID bool, fn readIndexFunc, timeout time.Duration) {
 	defer c.Close()
 	br := bufio.NewReaderSize(c, 256)
-	var req [readIndexReq]byte
-	var resp [readIndexResp]byte
-	for {
-		if _, err := io.ReadFull(br, req[:]); err != nil {
+	var from raft.ServerID
+	size := readIndexReq
+	if withID {
+		_ = c.SetReadDeadline(time.Now().Add(timeout))
+		var n [2]byte
+		if _, err := io.ReadFull(br, n[:]); err != nil {
 			return
 		}
+		id := make([]byte, binary.BigEndian.Uint16(n[:]))
+		if _, err := io.ReadFull(br, id); err != nil {
+			return
+		}
+		_ = c.SetReadDeadline(time.Time{})
+		from, size = raft.ServerID(id), readIndexIDReq
+	}
+	var req [readIndexIDReq]byte
+	var resp [readIndexResp]byte
+	for {
+		if _, err := io.ReadFull(br, req[:size]); err != nil {
+			return
+		}
+		var term uint64
+		if withID {
+			term = binary.BigEndian.Uint64(req[8:16])
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		idx, err := fn(ctx)
+		idx, err := fn(ctx, from, term)
 		cancel()
-		copy(resp[:8], req[:])
+		copy(resp[:8], req[:8])
 		binary.BigEndian.PutUint64(resp[8:16], idx)
 		resp[16] = readIndexCode(err)
 		if _, err := c.Write(resp[:]); err != nil {
@@ -81,10 +116,22 @@ func serveReadIndex(c net.Conn, fn func(context.Context) (uint64, error), timeou
 	}
 }
 
+// readIndexHello opens a read-index connection from the server id.
+func readIndexHello(id raft.ServerID) []byte {
+	b := []byte{readIndexIDMagic, 0, 0}
+	binary.BigEndian.PutUint16(b[1:], uint16(min(len(id), 0xFFFF)))
+	return append(b, id[:min(len(id), 0xFFFF)]...)
+}
+
 // indexClient is a follower's connection to the leader's read-index
 // service. Calls run one at a time.
 type indexClient struct {
 	dialTimeout time.Duration
+	// self and term name this follower and read its current term for each
+	// request; without self the connection carries neither
+	// (readIndexMagic).
+	self raft.ServerID
+	term func() uint64
 
 	mu       sync.Mutex         // one call at a time; guards the fields below but conn
 	addr     raft.ServerAddress // the leader connected to, or last tried
@@ -109,10 +156,16 @@ func (c *indexClient) readIndex(addr raft.ServerAddress, timeout time.Duration) 
 		return 0, err, err != nil
 	}
 	c.seq++
-	var req [readIndexReq]byte
+	var req [readIndexIDReq]byte
 	binary.BigEndian.PutUint64(req[:], c.seq)
+	size := readIndexReq
+	if c.self != "" {
+		// Read after the call began, so after every read it serves arrived.
+		binary.BigEndian.PutUint64(req[8:], c.term())
+		size = readIndexIDReq
+	}
 	_ = conn.SetDeadline(time.Now().Add(timeout))
-	if _, err := conn.Write(req[:]); err != nil {
+	if _, err := conn.Write(req[:size]); err != nil {
 		c.drop(conn)
 		return 0, nil, false
 	}
@@ -155,7 +208,11 @@ func (c *indexClient) connect(addr raft.ServerAddress) (net.Conn, error) {
 	}
 	conn, err := net.DialTimeout("tcp", string(addr), c.dialTimeout)
 	if err == nil {
-		_, err = conn.Write([]byte{readIndexMagic})
+		hello := []byte{readIndexMagic}
+		if c.self != "" {
+			hello = readIndexHello(c.self)
+		}
+		_, err = conn.Write(hello)
 		if err != nil {
 			conn.Close()
 		}

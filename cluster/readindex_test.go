@@ -14,8 +14,10 @@ import (
 // A read-index service on a real port whose answers the test picks.
 func startIndexServer(t *testing.T, fn func(context.Context) (uint64, error)) raft.ServerAddress {
 	t.Helper()
+	anyFrom := func(ctx context.Context, _ raft.ServerID, _ uint64) (uint64, error) { return fn(ctx) }
 	m, err := listenMux("127.0.0.1:0", nil, map[byte]func(net.Conn){
-		readIndexMagic: func(c net.Conn) { serveReadIndex(c, fn, time.Second) },
+		readIndexMagic:   func(c net.Conn) { serveReadIndex(c, false, anyFrom, time.Second) },
+		readIndexIDMagic: func(c net.Conn) { serveReadIndex(c, true, anyFrom, time.Second) },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -53,6 +55,104 @@ func TestReadIndexServiceCarriesIndexAndErrors(t *testing.T) {
 	answer.Store(reply{err: errors.New("disk on fire")})
 	if _, err, ok := c.readIndex(addr, time.Second); !ok || !errors.Is(err, ErrNoLeader) {
 		t.Fatalf("unlisted leader error arrived as %v (ok %v); want ErrNoLeader", err, ok)
+	}
+}
+
+// A follower that names itself sends its ID once and its current term with
+// every request; one that does not (an earlier version) sends neither.
+func TestReadIndexRequestsCarryIDAndTerm(t *testing.T) {
+	type got struct {
+		from raft.ServerID
+		term uint64
+	}
+	seen := make(chan got, 8)
+	fn := func(_ context.Context, from raft.ServerID, term uint64) (uint64, error) {
+		seen <- got{from, term}
+		return 9, nil
+	}
+	m, err := listenMux("127.0.0.1:0", nil, map[byte]func(net.Conn){
+		readIndexMagic:   func(c net.Conn) { serveReadIndex(c, false, fn, time.Second) },
+		readIndexIDMagic: func(c net.Conn) { serveReadIndex(c, true, fn, time.Second) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	addr := raft.ServerAddress(m.Addr().String())
+
+	var term atomic.Uint64
+	term.Store(4)
+	c := &indexClient{dialTimeout: time.Second, self: "n2", term: term.Load}
+	defer c.close()
+	for _, want := range []uint64{4, 5} {
+		term.Store(want)
+		if idx, err, ok := c.readIndex(addr, time.Second); !ok || err != nil || idx != 9 {
+			t.Fatalf("read index = %d, %v (ok %v); want 9", idx, err, ok)
+		}
+		if g := <-seen; g.from != "n2" || g.term != want {
+			t.Fatalf("leader saw a request from %q in term %d; want n2, %d", g.from, g.term, want)
+		}
+	}
+	old := &indexClient{dialTimeout: time.Second}
+	defer old.close()
+	if idx, err, ok := old.readIndex(addr, time.Second); !ok || err != nil || idx != 9 {
+		t.Fatalf("read index without an ID = %d, %v (ok %v); want 9", idx, err, ok)
+	}
+	if g := <-seen; g.from != "" || g.term != 0 {
+		t.Fatalf("a request without an ID arrived from %q in term %d", g.from, g.term)
+	}
+}
+
+// Two voters are a quorum of one, two or three voters only.
+func TestQuorumOfTwo(t *testing.T) {
+	voters := func(ids ...raft.ServerID) []raft.Server {
+		var out []raft.Server
+		for _, id := range ids {
+			out = append(out, raft.Server{ID: id, Suffrage: raft.Voter})
+		}
+		return out
+	}
+	cases := []struct {
+		voters []raft.Server
+		a, b   raft.ServerID
+		want   bool
+	}{
+		{voters("n1", "n2", "n3"), "n1", "n2", true},
+		{voters("n1", "n2"), "n1", "n2", true},
+		{voters("n1", "n2", "n3"), "n1", "n1", false}, // one node twice
+		{voters("n1", "n2", "n3"), "n1", "n4", false}, // not a voter
+		{voters("n1", "n2", "n3", "n4"), "n1", "n2", false},
+		{voters("n1", "n2", "n3", "n4", "n5"), "n1", "n2", false},
+	}
+	for _, tc := range cases {
+		if got := quorumOfTwo(tc.voters, tc.a, tc.b); got != tc.want {
+			t.Errorf("quorumOfTwo(%d voters, %s, %s) = %v; want %v", len(tc.voters), tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+// A request that cannot stand for a confirmation (no ID, this node's own ID,
+// another term, a server that is not a voter) gets a round, as the leader's
+// own reads do.
+func TestReadIndexForFallsBackToARound(t *testing.T) {
+	n := startNode(t) // one voter: n1
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	term := n.raft.CurrentTerm()
+	for _, tc := range []struct {
+		from raft.ServerID
+		term uint64
+	}{{"", 0}, {"n1", term}, {"n2", term + 1}, {"n2", term}} {
+		fast, _ := n.ConfirmRounds()
+		if _, err := n.readIndexFor(ctx, tc.from, tc.term); err != nil {
+			t.Fatalf("read index for %q in term %d: %v", tc.from, tc.term, err)
+		}
+		if f, _ := n.ConfirmRounds(); f != fast+1 {
+			t.Errorf("request from %q in term %d ran %d rounds; want 1", tc.from, tc.term, f-fast)
+		}
+	}
+	if got := n.confirmPeer.Load(); got != 0 {
+		t.Fatalf("%d requests answered without a round on a one-voter cluster", got)
 	}
 }
 

@@ -410,6 +410,7 @@ func infoRaft(c *client, b *infoBuilder) {
 	if v, ok := st["read_confirm_rounds"]; ok {
 		b.str("raft_read_confirm_rounds", v)
 		b.str("raft_read_confirm_fallbacks", st["read_confirm_fallbacks"])
+		b.str("raft_read_confirm_by_follower", st["read_confirm_by_follower"])
 	}
 	// Lease renewals: started in the background before the lease ran out,
 	// and waited for by lease reads that found it expired.

@@ -400,8 +400,9 @@ func TestClusterTransferAndNonVoter(t *testing.T) {
 }
 
 // Linearizable reads are confirmed by the leader's read confirmation (one
-// follower per round in three nodes), keep working when that follower is
-// killed, see every acknowledged write, and are counted in INFO.
+// follower per round in three nodes; a follower's own read-index request
+// stands for it), keep working when that follower is killed, see every
+// acknowledged write, and are counted in INFO.
 func TestClusterReadConfirmation(t *testing.T) {
 	c := testcluster.New(t, 3, testcluster.Options{})
 	leader := c.WaitForLeader(20 * time.Second)
@@ -443,11 +444,25 @@ func TestClusterReadConfirmation(t *testing.T) {
 		}
 		return nil
 	})
+	byFollower := func() uint64 {
+		in := parseInfo(t, lc.Info(ctx, "raft").Val())["raft"]
+		v, err := strconv.ParseUint(in["raft_read_confirm_by_follower"], 10, 64)
+		if err != nil {
+			t.Fatalf("INFO raft_read_confirm_by_follower: %v", in)
+		}
+		return v
+	}
 	fast0, slow0 := confirmed()
+	by0 := byFollower()
 	check(1)
 	fast1, slow1 := confirmed()
 	if fast1-fast0 < 20 || slow1 != slow0 {
-		t.Fatalf("40 linearizable reads: %d confirmed rounds, %d fallbacks; want at least 20 and none", fast1-fast0, slow1-slow0)
+		t.Fatalf("60 linearizable reads: %d confirmed rounds, %d fallbacks; want at least 20 and none", fast1-fast0, slow1-slow0)
+	}
+	// The followers' 40 reads: each follower and the leader are a quorum of
+	// three, so their read-index requests need no round of their own.
+	if by := byFollower() - by0; by < 20 {
+		t.Fatalf("%d of the followers' 40 read indexes answered without a round; want at least 20", by)
 	}
 
 	// Kill one follower: the other answers (after one round's delay).
