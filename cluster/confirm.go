@@ -238,12 +238,7 @@ func serveConfirm(c net.Conn, self raft.ServerID, term func() uint64) {
 	br := bufio.NewReaderSize(c, 512)
 	bw := bufio.NewWriterSize(c, 512)
 	_ = c.SetReadDeadline(time.Now().Add(transportTimeout))
-	var n [2]byte
-	if _, err := io.ReadFull(br, n[:]); err != nil {
-		return
-	}
-	id := make([]byte, binary.BigEndian.Uint16(n[:]))
-	if _, err := io.ReadFull(br, id); err != nil || string(id) != string(self) {
+	if id, err := readHelloID(br); err != nil || id != self {
 		return
 	}
 	_ = c.SetReadDeadline(time.Time{})
@@ -496,10 +491,29 @@ func (c *confirmer) dial(p *confirmPeer) {
 }
 
 // confirmHello opens a confirmation connection to the server id.
-func confirmHello(id raft.ServerID) []byte {
-	b := []byte{confirmMagic, 0, 0}
-	binary.BigEndian.PutUint16(b[1:], uint16(min(len(id), 0xFFFF))) // a longer ID never matches
-	return append(b, id...)
+func confirmHello(id raft.ServerID) []byte { return hello(confirmMagic, id) }
+
+// hello is the opening of a connection of the kind magic that names the
+// server id (the one dialled, or the one dialling): magic, two length bytes
+// and the ID, cut at 65,535 bytes.
+func hello(magic byte, id raft.ServerID) []byte {
+	n := min(len(id), 0xFFFF)
+	b := []byte{magic, 0, 0}
+	binary.BigEndian.PutUint16(b[1:], uint16(n))
+	return append(b, id[:n]...)
+}
+
+// readHelloID reads the ID of a hello whose magic byte was read already.
+func readHelloID(r io.Reader) (raft.ServerID, error) {
+	var n [2]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return "", err
+	}
+	id := make([]byte, binary.BigEndian.Uint16(n[:]))
+	if _, err := io.ReadFull(r, id); err != nil {
+		return "", err
+	}
+	return raft.ServerID(id), nil
 }
 
 // send writes a request to p; false if p's connection failed.

@@ -83,16 +83,12 @@ func serveReadIndex(c net.Conn, withID bool, fn readIndexFunc, timeout time.Dura
 	size := readIndexReq
 	if withID {
 		_ = c.SetReadDeadline(time.Now().Add(timeout))
-		var n [2]byte
-		if _, err := io.ReadFull(br, n[:]); err != nil {
-			return
-		}
-		id := make([]byte, binary.BigEndian.Uint16(n[:]))
-		if _, err := io.ReadFull(br, id); err != nil {
+		id, err := readHelloID(br)
+		if err != nil {
 			return
 		}
 		_ = c.SetReadDeadline(time.Time{})
-		from, size = raft.ServerID(id), readIndexIDReq
+		from, size = id, readIndexIDReq
 	}
 	var req [readIndexIDReq]byte
 	var resp [readIndexResp]byte
@@ -114,13 +110,6 @@ func serveReadIndex(c net.Conn, withID bool, fn readIndexFunc, timeout time.Dura
 			return
 		}
 	}
-}
-
-// readIndexHello opens a read-index connection from the server id.
-func readIndexHello(id raft.ServerID) []byte {
-	b := []byte{readIndexIDMagic, 0, 0}
-	binary.BigEndian.PutUint16(b[1:], uint16(min(len(id), 0xFFFF)))
-	return append(b, id[:min(len(id), 0xFFFF)]...)
 }
 
 // indexClient is a follower's connection to the leader's read-index
@@ -208,11 +197,11 @@ func (c *indexClient) connect(addr raft.ServerAddress) (net.Conn, error) {
 	}
 	conn, err := net.DialTimeout("tcp", string(addr), c.dialTimeout)
 	if err == nil {
-		hello := []byte{readIndexMagic}
+		open := []byte{readIndexMagic}
 		if c.self != "" {
-			hello = readIndexHello(c.self)
+			open = hello(readIndexIDMagic, c.self)
 		}
-		_, err = conn.Write(hello)
+		_, err = conn.Write(open)
 		if err != nil {
 			conn.Close()
 		}
