@@ -432,13 +432,13 @@ func TestLeaderReadIndexChecksTheConfirmedTerm(t *testing.T) {
 	var mu sync.Mutex
 	confirmed := term + 1
 	rs := &rounds{do: func() (uint64, error) { mu.Lock(); defer mu.Unlock(); return confirmed, nil }}
-	if _, err := n.leaderReadIndex(ctx, rs); err != ErrNotLeader {
+	if _, err := n.leaderReadIndex(ctx, rs, "", 0); err != ErrNotLeader {
 		t.Fatalf("read index with a round of term %d (led in %d) = %v; want ErrNotLeader", term+1, term, err)
 	}
 	mu.Lock()
 	confirmed = term
 	mu.Unlock()
-	if _, err := n.leaderReadIndex(ctx, rs); err != nil {
+	if _, err := n.leaderReadIndex(ctx, rs, "", 0); err != nil {
 		t.Fatalf("read index with a round of the same term: %v", err)
 	}
 }

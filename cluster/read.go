@@ -35,7 +35,7 @@ func (n *Node) Read(ctx context.Context, lvl Consistency, fn func(s *fsm.FSM) er
 	switch lvl {
 	case Stale:
 	case Lease:
-		if n.IsLeader() && n.isReady() {
+		if n.isReady() {
 			now, until := time.Now().UnixNano(), n.lease.Load()
 			if now < until {
 				if until-now < int64(n.leaseDuration()/2) {
@@ -82,7 +82,7 @@ func (n *Node) readIndex(ctx context.Context, rs *rounds) (uint64, error) {
 			err error
 		)
 		if n.IsLeader() {
-			idx, err = n.leaderReadIndex(ctx, rs)
+			idx, err = n.leaderReadIndex(ctx, rs, "", 0)
 		} else {
 			// Concurrent reads on a follower share one ReadIndex call to the
 			// leader; each joins a call that starts after it began.
@@ -113,43 +113,32 @@ func (n *Node) readIndex(ctx context.Context, rs *rounds) (uint64, error) {
 // an entry of its own term has applied, because until then its commit index
 // may lag entries the previous leader committed.
 func (n *Node) ReadIndexLocal(ctx context.Context) (uint64, error) {
-	return n.leaderReadIndex(ctx, n.verify)
+	return n.leaderReadIndex(ctx, n.verify, "", 0)
 }
 
 // readIndexFor is ReadIndexLocal for a follower's request that names the
-// follower (from) and carries its current term (fromTerm) as read after the
-// request's reads arrived. When that term is this leader's and this leader
-// and the follower are a quorum of the voters (a 3-node cluster), the
-// request itself shows what a confirmation round would: by the argument of
-// confirm.go, a quorum that was still in term T after the reads arrived (the
-// follower when it sent the request, this node when it reads its commit
-// index, leading in T) means no leader of a later term existed when they
-// arrived. No round is run. Otherwise, and for requests without an ID, the
-// leader confirms as for its own reads.
+// follower (from) and carries its current term (fromTerm), as read after the
+// request's reads arrived; from is empty for a request that does not say.
+// See leaderReadIndex for when such a request needs no round.
 func (n *Node) readIndexFor(ctx context.Context, from raft.ServerID, fromTerm uint64) (uint64, error) {
-	self := raft.ServerID(n.cfg.ID)
-	if from == "" || from == self || fromTerm == 0 {
-		return n.leaderReadIndex(ctx, n.verify)
-	}
-	if err := n.waitReady(ctx); err != nil {
-		return 0, err
-	}
-	term := n.readyTerm.Load()
-	if fromTerm != term {
-		return n.leaderReadIndex(ctx, n.verify)
+	return n.leaderReadIndex(ctx, n.verify, from, fromTerm)
+}
+
+// standsForRound reports whether a read-index request from the voter from,
+// sent in its term fromTerm, shows what a confirmation round of term would:
+// fromTerm is term, and this leader and from are a quorum of the voters (a
+// 3-node cluster) in a configuration with no change of this node in flight.
+// By the argument of confirm.go, a quorum that was still in term T after the
+// reads arrived (the follower when it sent the request, this node when it
+// read its commit index, leading in T) means no leader of a later term
+// existed when they arrived.
+func (n *Node) standsForRound(term uint64, from raft.ServerID, fromTerm uint64) bool {
+	if from == "" || fromTerm != term {
+		return false
 	}
 	view := n.confirmView(term)
-	if view == nil || !quorumOfTwo(view.voters, self, from) {
-		return n.leaderReadIndex(ctx, n.verify)
-	}
-	idx := min(n.raft.CommitIndex(), n.store.log.Durable())
-	// Leading in term T now, after the commit index was read, with the
-	// configuration counted above.
-	if n.raft.State() != raft.Leader || n.raft.CurrentTerm() != term || n.membershipGen.Load() != view.gen {
-		return n.leaderReadIndex(ctx, n.verify)
-	}
-	n.confirmPeer.Add(1)
-	return idx, nil
+	return view != nil && quorumOfTwo(view.voters, raft.ServerID(n.cfg.ID), from) &&
+		n.membershipGen.Load() == view.gen
 }
 
 // quorumOfTwo reports whether a and b, two different voters, are a quorum
@@ -166,8 +155,10 @@ func quorumOfTwo(voters []raft.Server, a, b raft.ServerID) bool {
 
 // leaderReadIndex is ReadIndexLocal with the confirmation rounds to join:
 // n.verify (cheap, for linearizable reads) or n.verifyLease (Raft's own
-// heartbeat round, which also renews the lease).
-func (n *Node) leaderReadIndex(ctx context.Context, rs *rounds) (uint64, error) {
+// heartbeat round, which also renews the lease). A request from a follower
+// (from, in its term fromTerm; from empty otherwise) joins no round when it
+// stands for one (standsForRound).
+func (n *Node) leaderReadIndex(ctx context.Context, rs *rounds, from raft.ServerID, fromTerm uint64) (uint64, error) {
 	if err := n.waitReady(ctx); err != nil {
 		return 0, err
 	}
@@ -180,6 +171,10 @@ func (n *Node) leaderReadIndex(ctx context.Context, rs *rounds) (uint64, error) 
 	idx := min(n.raft.CommitIndex(), n.store.log.Durable())
 	if n.raft.State() != raft.Leader || n.raft.CurrentTerm() != term {
 		return 0, ErrNotLeader
+	}
+	if n.standsForRound(term, from, fromTerm) {
+		n.confirmPeer.Add(1)
+		return idx, nil
 	}
 	confirmed, err := rs.join(ctx)
 	if err != nil {
