@@ -13,6 +13,7 @@ import (
 	"github.com/golang/snappy"
 	"github.com/hashicorp/raft"
 
+	"github.com/riot-kv/riot-redis/internal/background"
 	"github.com/riot-kv/riot-redis/storage"
 )
 
@@ -100,7 +101,9 @@ type fsmSnapshot struct {
 // Persist streams the snapshot into sink and closes it. On any error it
 // cancels the sink and returns the error.
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
-	if err := writeSnapshot(sink, s.snap); err != nil {
+	// Reading, compressing and writing the whole state runs at a lower
+	// priority than the commit path (see package background).
+	if err := background.Run(func() error { return writeSnapshot(sink, s.snap) }); err != nil {
 		_ = sink.Cancel()
 		return err
 	}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/riot-kv/riot-redis/internal/background"
 )
 
 // DefaultWriteBehindBytes is the write-behind buffer the server gives an engine.
@@ -190,7 +192,9 @@ func (w *behindEngine) freezeLocked() {
 	w.active = newOverlay(len(w.active.m))
 	if !w.flushing {
 		w.flushing = true
-		go w.flushLoop()
+		// The flush holds a core for up to a few hundred milliseconds;
+		// no client waits for it (see package background).
+		background.Go(w.flushLoop)
 	}
 }
 
