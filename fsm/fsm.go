@@ -178,6 +178,9 @@ func (f *FSM) setApplied(idx uint64) {
 // the engine.
 func (f *FSM) AppliedIndex() uint64 { return f.applied.Load() }
 
+// EngineStats describes the engine's read cache and write-behind buffer.
+func (f *FSM) EngineStats() storage.Stats { return storage.StatsOf(f.eng) }
+
 // WaitApplied blocks until AppliedIndex() >= index or ctx is done, and then
 // returns ctx's error.
 func (f *FSM) WaitApplied(ctx context.Context, index uint64) error {

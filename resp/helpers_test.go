@@ -38,7 +38,12 @@ type testNode struct {
 
 func mustNode(t testing.TB) *testNode {
 	t.Helper()
-	e := storage.NewMemory()
+	return mustNodeOn(t, storage.NewMemory())
+}
+
+// mustNodeOn is mustNode over the engine e, which it closes at the end.
+func mustNodeOn(t testing.TB, e storage.Engine) *testNode {
+	t.Helper()
 	t.Cleanup(func() { e.Close() })
 	f, err := fsm.New(e)
 	if err != nil {

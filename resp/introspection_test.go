@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"regexp"
@@ -19,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/riot-kv/riot-redis/cluster"
+	"github.com/riot-kv/riot-redis/storage"
 )
 
 // clientListFields is the field order of a CLIENT LIST line: Redis 7.0's,
@@ -295,7 +297,7 @@ func mustInfo(t testing.TB, rdb *redis.Client, sections ...string) info {
 	return parseInfo(t, text)
 }
 
-var allSections = []string{"Server", "Clients", "Memory", "Persistence", "Stats", "Replication", "Cluster", "Keyspace", "Raft"}
+var allSections = []string{"Server", "Clients", "Memory", "Persistence", "Stats", "Replication", "Cluster", "Keyspace", "Raft", "Engine"}
 
 func TestInfoSections(t *testing.T) {
 	n := mustNode(t)
@@ -354,6 +356,57 @@ func TestInfoSections(t *testing.T) {
 	}
 	if got := in.fields["cluster"]["cluster_enabled"]; got != "0" {
 		t.Errorf("cluster_enabled = %q, want 0", got)
+	}
+}
+
+// INFO engine describes the write-behind buffer and the read cache when the
+// engine has them, and says so when it has not.
+func TestInfoEngine(t *testing.T) {
+	bare := mustInfo(t, mustClient(t, mustServer(t, mustNode(t), Config{}), nil), "engine").fields["engine"]
+	if !maps.Equal(bare, map[string]string{"engine_write_behind": "0", "engine_read_cache": "0"}) {
+		t.Fatalf("INFO engine of a bare engine = %v", bare)
+	}
+
+	e, err := storage.OpenWith(storage.EngineMemory, "", storage.Options{CacheBytes: 1 << 20, WriteBehindBytes: 4 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := mustClient(t, mustServer(t, mustNodeOn(t, e), Config{}), nil)
+	num := func(fields map[string]string, k string) int64 {
+		t.Helper()
+		v, err := strconv.ParseInt(fields[k], 10, 64)
+		if err != nil {
+			t.Fatalf("INFO engine %s = %q: %v", k, fields[k], err)
+		}
+		return v
+	}
+	st := mustInfo(t, rdb, "engine").fields["engine"]
+	for k, want := range map[string]string{
+		"engine_write_behind": "1", "engine_write_behind_window_bytes": "4096",
+		"engine_write_behind_buffered_bytes": "0", "engine_write_behind_queued_windows": "0",
+		"engine_write_behind_flushes": "0", "engine_write_behind_last_flush_usec": "0",
+		"engine_write_behind_status": "ok", "engine_read_cache": "1",
+		"engine_read_cache_max_bytes": "1048576", "engine_read_cache_complete": "1",
+	} {
+		if st[k] != want {
+			t.Errorf("fresh INFO engine %s = %q, want %q", k, st[k], want)
+		}
+	}
+	ctx := testContext(t)
+	for i := 0; num(st, "engine_write_behind_flushes") == 0; i++ {
+		if i == 1000 {
+			t.Fatalf("no window written after %d SETs: %v", i, st)
+		}
+		if err := rdb.Set(ctx, fmt.Sprintf("key:%d", i), strings.Repeat("v", 64), 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		st = mustInfo(t, rdb, "engine").fields["engine"]
+		if i == 0 && num(st, "engine_write_behind_buffered_bytes") == 0 {
+			t.Fatalf("a SET buffered nothing: %v", st)
+		}
+	}
+	if num(st, "engine_read_cache_bytes") == 0 || st["engine_read_cache_complete"] != "1" {
+		t.Errorf("after a window was written: %v", st)
 	}
 }
 

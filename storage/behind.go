@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/riot-kv/riot-redis/internal/background"
@@ -68,6 +69,10 @@ type behindEngine struct {
 	err      error       // a failed flush; the node must stop
 	closed   atomic.Bool // read without mu by iterators, which may run under it (Replace from a snapshot)
 	batch    Batch       // reused by flushes, which never run concurrently
+	// Of the windows written to the engine (for Stats): how many, and how
+	// long the last took. Set under mu.
+	flushes   uint64
+	lastFlush time.Duration
 }
 
 // overlay is one window of buffered writes.
@@ -206,7 +211,9 @@ func (w *behindEngine) flushLoop() {
 	for len(w.frozen) > 0 {
 		o := w.frozen[0]
 		w.mu.Unlock()
+		start := time.Now()
 		err := w.writeOverlay(o)
+		took := time.Since(start)
 		w.mu.Lock()
 		if err != nil {
 			// Keep serving the window from memory; every later Write fails.
@@ -215,6 +222,8 @@ func (w *behindEngine) flushLoop() {
 		}
 		w.frozen[0] = nil
 		w.frozen = w.frozen[1:]
+		w.flushes++
+		w.lastFlush = took
 		w.cond.Broadcast()
 	}
 	w.flushing = false
@@ -332,11 +341,14 @@ func (w *behindEngine) settleLocked(start, end []byte, all bool) error {
 	if !w.active.wrote {
 		return nil
 	}
+	began := time.Now()
 	if err := w.writeOverlay(w.active); err != nil {
 		w.err = err
 		w.cond.Broadcast()
 		return err
 	}
+	w.flushes++
+	w.lastFlush = time.Since(began)
 	w.active = newOverlay(0)
 	return nil
 }

@@ -1,0 +1,46 @@
+package storage
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestStatsOf(t *testing.T) {
+	if st := StatsOf(NewMemory()); st != (Stats{}) {
+		t.Fatalf("StatsOf(bare engine) = %+v, want zero", st)
+	}
+	e, err := OpenWith(EngineLevelDB, filepath.Join(t.TempDir(), "db"), Options{NoSync: true, CacheBytes: 1 << 20, WriteBehindBytes: 4 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	st := StatsOf(e)
+	if !st.WriteBehind || st.BehindMaxBytes != 4<<10 || st.BehindBytes != 0 || st.BehindQueued != 0 || st.Flushes != 0 || st.FlushErr != nil {
+		t.Fatalf("fresh write-behind stats %+v", st)
+	}
+	if !st.Cache || st.CacheMaxBytes != 1<<20 || st.CacheBytes != 0 || !st.CacheComplete {
+		t.Fatalf("fresh cache stats %+v", st)
+	}
+
+	mustWrite(t, e, 1, "k0", "v0")
+	if st := StatsOf(e); st.BehindBytes <= 0 || st.Flushes != 0 {
+		t.Fatalf("after one small write: %+v, want buffered bytes and no flush", st)
+	}
+	// Fill windows until the background flush has written one.
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 2; StatsOf(e).Flushes == 0; i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("no flush after %d writes: %+v", i, StatsOf(e))
+		}
+		mustWrite(t, e, uint64(i), fmt.Sprintf("k%d", i), "a value of some forty bytes, give or take")
+	}
+	st = StatsOf(e)
+	if st.LastFlush <= 0 || st.CacheBytes <= 0 || !st.CacheComplete || st.FlushErr != nil {
+		t.Fatalf("after a flush: %+v", st)
+	}
+	if st.BehindBytes > 2*st.BehindMaxBytes+1<<10 {
+		t.Fatalf("buffered %d bytes with %d-byte windows", st.BehindBytes, st.BehindMaxBytes)
+	}
+}
