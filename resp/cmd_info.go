@@ -447,6 +447,8 @@ func infoEngine(c *client, b *infoBuilder) {
 		b.int("engine_write_behind_queued_windows", int64(st.BehindQueued))
 		b.int("engine_write_behind_flushes", int64(st.Flushes))
 		b.int("engine_write_behind_last_flush_usec", st.LastFlush.Microseconds())
+		b.int("engine_write_behind_stalls", int64(st.Stalls))
+		b.int("engine_write_behind_stalled_usec", st.Stalled.Microseconds())
 		status := "ok"
 		if st.FlushErr != nil {
 			status = "err"

@@ -73,6 +73,10 @@ type behindEngine struct {
 	// long the last took. Set under mu.
 	flushes   uint64
 	lastFlush time.Duration
+	// Writes that filled a window while maxFrozen others were queued, and
+	// the time they waited for the flush.
+	stalls  uint64
+	stalled time.Duration
 }
 
 // overlay is one window of buffered writes.
@@ -176,8 +180,13 @@ func (w *behindEngine) Write(b *Batch, appliedIndex uint64) error {
 	// Hand the window to the background flush; with maxFrozen windows
 	// already waiting, wait first, so memory stays bounded.
 	full := o
-	for len(w.frozen) >= maxFrozen && w.err == nil && !w.closed.Load() && w.active == full {
-		w.cond.Wait()
+	if len(w.frozen) >= maxFrozen {
+		began := time.Now()
+		for len(w.frozen) >= maxFrozen && w.err == nil && !w.closed.Load() && w.active == full {
+			w.cond.Wait()
+		}
+		w.stalls++
+		w.stalled += time.Since(began)
 	}
 	if w.err != nil {
 		return w.err

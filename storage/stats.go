@@ -20,6 +20,11 @@ type Stats struct {
 	Flushes   uint64
 	LastFlush time.Duration
 	FlushErr  error
+	// Stalls counts the Writes that filled a window while the queue was
+	// full, and Stalled is the time they waited for the flush: the flush is
+	// not keeping up with the writes.
+	Stalls  uint64
+	Stalled time.Duration
 
 	// Cache is set when reads go through a read cache of CacheMaxBytes, which
 	// holds CacheBytes; CacheComplete while it holds every key of the engine
@@ -59,6 +64,8 @@ func (w *behindEngine) stats(st *Stats) {
 	st.Flushes = w.flushes
 	st.LastFlush = w.lastFlush
 	st.FlushErr = w.err
+	st.Stalls = w.stalls
+	st.Stalled = w.stalled
 }
 
 func (c *cachedEngine) stats(st *Stats) {

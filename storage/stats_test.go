@@ -44,3 +44,34 @@ func TestStatsOf(t *testing.T) {
 		t.Fatalf("buffered %d bytes with %d-byte windows", st.BehindBytes, st.BehindMaxBytes)
 	}
 }
+
+// A Write that fills a window while the flush is still writing the previous
+// one waits for it, and Stats counts the wait.
+func TestStatsCountsStalls(t *testing.T) {
+	inner := &blockingEngine{Engine: NewMemory(), inWrite: make(chan struct{}), release: make(chan struct{})}
+	w := mustBehind(t, inner, 1<<10)
+	big := string(make([]byte, 1<<10))
+	mustWrite(t, w, 1, "a", big) // fills the first window: the flush starts and blocks
+	<-inner.inWrite
+	if st := StatsOf(w); st.BehindQueued != 1 || st.Stalls != 0 {
+		t.Fatalf("with one window in the flush: %+v", st)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		mustWrite(t, w, 2, "b", big) // fills the second: must wait for the first
+	}()
+	select {
+	case <-done:
+		t.Fatal("a Write that filled a window returned while the queue was full")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(inner.release)
+	<-done
+	<-inner.inWrite // the second window's flush
+	w.waitFlushed(t)
+	st := StatsOf(w)
+	if st.Stalls != 1 || st.Stalled < 50*time.Millisecond || st.Flushes != 2 {
+		t.Fatalf("after one stalled Write: %+v, want 1 stall of at least 50ms and 2 flushes", st)
+	}
+}
