@@ -15,10 +15,18 @@ package background
 
 import "runtime"
 
-// Nice is the nice value background threads run at (0 is the default; 19 the
-// lowest priority). At 10 the kernel gives a busy background thread about a
-// tenth of the CPU share of a default one competing for the same core.
+// Nice is how much higher than the rest of the process a background thread's
+// nice value is (0 is the default; 19 the lowest priority, where it stops). At
+// 10 the kernel gives a busy background thread about a tenth of the CPU share
+// of one of the process's other threads competing for the same core.
 const Nice = 10
+
+// maxNice is the highest (least favoured) nice value.
+const maxNice = 19
+
+// backgroundNice is the nice value for a background thread of a process
+// running at base.
+func backgroundNice(base int) int { return min(base+Nice, maxNice) }
 
 // Go runs fn in a new goroutine on a background thread.
 func Go(fn func()) {

@@ -4,11 +4,17 @@ package background
 
 import "syscall"
 
-// lower sets the calling thread's nice value to Nice. On Linux the nice value
-// belongs to a thread: PRIO_PROCESS with a thread ID changes that thread only.
-// A failure (a sandbox refusing the call) leaves the thread as it was.
+// lower raises the calling thread's nice value by Nice (to at most 19). On
+// Linux the nice value belongs to a thread: PRIO_PROCESS with a thread ID
+// changes that thread only. The thread starts at the value of the thread that
+// created it, the process's. A failure (a sandbox refusing the call) leaves
+// the thread as it was.
 func lower() {
-	_ = syscall.Setpriority(syscall.PRIO_PROCESS, syscall.Gettid(), Nice)
+	base, err := threadNice()
+	if err != nil {
+		return
+	}
+	_ = syscall.Setpriority(syscall.PRIO_PROCESS, syscall.Gettid(), backgroundNice(base))
 }
 
 // threadNice returns the calling thread's nice value.
