@@ -231,6 +231,15 @@ func (b *infoBuilder) str(k, v string) {
 
 func (b *infoBuilder) int(k string, v int64) { b.str(k, strconv.FormatInt(v, 10)) }
 
+// flag writes v as 1 or 0, as Redis writes its yes/no fields.
+func (b *infoBuilder) flag(k string, v bool) {
+	if v {
+		b.str(k, "1")
+	} else {
+		b.str(k, "0")
+	}
+}
+
 func infoServer(c *client, b *infoBuilder) {
 	s := c.srv
 	now := time.Now()
@@ -440,7 +449,7 @@ func infoEngine(c *client, b *infoBuilder) {
 	}); err != nil {
 		return
 	}
-	b.int("engine_write_behind", boolInt(st.WriteBehind))
+	b.flag("engine_write_behind", st.WriteBehind)
 	if st.WriteBehind {
 		b.int("engine_write_behind_window_bytes", st.BehindMaxBytes)
 		b.int("engine_write_behind_buffered_bytes", st.BehindBytes)
@@ -455,17 +464,10 @@ func infoEngine(c *client, b *infoBuilder) {
 		}
 		b.str("engine_write_behind_status", status)
 	}
-	b.int("engine_read_cache", boolInt(st.Cache))
+	b.flag("engine_read_cache", st.Cache)
 	if st.Cache {
 		b.int("engine_read_cache_max_bytes", st.CacheMaxBytes)
 		b.int("engine_read_cache_bytes", st.CacheBytes)
-		b.int("engine_read_cache_complete", boolInt(st.CacheComplete))
+		b.flag("engine_read_cache_complete", st.CacheComplete)
 	}
-}
-
-func boolInt(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
 }
