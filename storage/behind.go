@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"cmp"
 	"encoding/binary"
 	"slices"
 	"strings"
@@ -282,38 +281,87 @@ type sortKey struct {
 	i   int
 }
 
-// sortEntries returns the order of es by key. A window's keys usually share
-// a long prefix (the state machine's namespace, then the client's, like
-// "key:0000"), which every string comparison would walk again; so each key
-// first gets the 8 bytes after the prefix all keys share, as a big-endian
-// integer (zero-padded, which keeps the order), and only keys whose integers
-// tie are compared whole. Sorting these small pairs also moves less memory
-// than sorting the entries.
+// sortEntries returns the order of es by key, which must be distinct.
+//
+// Keys fall into groups by their first byte (the state machine's namespaces:
+// records, the hash index, its bookkeeping), and the keys of a group usually
+// share a long prefix (the namespace, then the client's, like "key:0000"),
+// which every string comparison would walk again. So each key gets a 64-bit
+// integer: its first byte, then the 7 bytes after the prefix its group
+// shares, big-endian and zero-padded, which keeps the order. The integers are
+// radix-sorted, a byte at a time (bytes that are the same in every key, like
+// most of a decimal number's, are skipped), and only keys whose integers tie
+// are compared whole. A window of about 30,000 keys sorts in about a fifth of
+// the time a comparison sort takes (BenchmarkSortEntries).
 func sortEntries(es []sortedEntry) []sortKey {
-	order := make([]sortKey, len(es))
-	if len(es) == 0 {
-		return order
-	}
-	shared := len(es[0].k)
-	for _, x := range es[1:] {
-		n := min(shared, len(x.k))
-		i := 0
-		for i < n && x.k[i] == es[0].k[i] {
-			i++
-		}
-		shared = i
-	}
+	n := len(es)
+	order := make([]sortKey, n)
+	// first[g] is the index+1 of the first key starting with byte g, and
+	// shared[g] the length of the prefix those keys share. The empty key
+	// (there is at most one) gets integer 0 and sorts first on its tie.
+	var first, shared [256]int
 	for i := range es {
-		var buf [8]byte
-		copy(buf[:], es[i].k[shared:])
-		order[i] = sortKey{pfx: binary.BigEndian.Uint64(buf[:]), i: i}
-	}
-	slices.SortFunc(order, func(a, b sortKey) int {
-		if a.pfx != b.pfx {
-			return cmp.Compare(a.pfx, b.pfx)
+		k := es[i].k
+		if len(k) == 0 {
+			continue
 		}
-		return strings.Compare(es[a.i].k, es[b.i].k)
-	})
+		g := k[0]
+		if first[g] == 0 {
+			first[g], shared[g] = i+1, len(k)
+			continue
+		}
+		ref := es[first[g]-1].k
+		m := min(shared[g], len(k))
+		j := 1
+		for j < m && k[j] == ref[j] {
+			j++
+		}
+		shared[g] = j
+	}
+	var counts [8][256]int
+	for i := range es {
+		k := es[i].k
+		var pfx uint64
+		if len(k) > 0 {
+			var buf [8]byte
+			buf[0] = k[0]
+			copy(buf[1:], k[shared[k[0]]:])
+			pfx = binary.BigEndian.Uint64(buf[:])
+		}
+		order[i] = sortKey{pfx: pfx, i: i}
+		for b := range 8 {
+			counts[b][byte(pfx>>(8*b))]++
+		}
+	}
+	tmp := make([]sortKey, n)
+	for b := range 8 {
+		c := &counts[b]
+		if n == 0 || c[byte(order[0].pfx>>(8*b))] == n {
+			continue // every key has the same byte here
+		}
+		at := 0
+		for v := range c {
+			at, c[v] = at+c[v], at
+		}
+		for _, sk := range order {
+			v := byte(sk.pfx >> (8 * b))
+			tmp[c[v]] = sk
+			c[v]++
+		}
+		order, tmp = tmp, order
+	}
+	for lo := 0; lo < n; {
+		hi := lo + 1
+		for hi < n && order[hi].pfx == order[lo].pfx {
+			hi++
+		}
+		if hi-lo > 1 {
+			slices.SortFunc(order[lo:hi], func(a, b sortKey) int {
+				return strings.Compare(es[a.i].k, es[b.i].k)
+			})
+		}
+		lo = hi
+	}
 	return order
 }
 

@@ -418,18 +418,27 @@ func TestCacheFillLosesToWrite(t *testing.T) {
 }
 
 // TestSortEntriesOrdersLikeStrings checks the prefix-integer sort against a
-// plain string sort on keys built to hit its edges: a long shared prefix,
-// keys that end inside the 8 compared bytes, zero bytes that the padding
-// could confuse with a shorter key, ties beyond the 8 bytes, the empty key.
+// plain string sort on keys built to hit its edges: several namespaces in one
+// window, each with a long shared prefix, keys that end inside the 8 compared
+// bytes, zero bytes that the padding could confuse with a shorter key, ties
+// beyond the 8 bytes, the empty key.
 func TestSortEntriesOrdersLikeStrings(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for round := range 200 {
-		prefix := strings.Repeat("\x01ns:key:", r.IntN(3))
+		prefix := strings.Repeat("ns:key:", r.IntN(3))
+		spaces := "kkkkhm\x00\xff"[:1+r.IntN(8)]
 		var keys []string
 		seen := map[string]bool{}
-		for range 1 + r.IntN(60) {
+		n := 1 + r.IntN(60)
+		if round%50 == 0 {
+			n = 5000
+		}
+		for range n {
 			var k []byte
-			k = append(k, prefix...)
+			if r.IntN(20) > 0 {
+				k = append(k, spaces[r.IntN(len(spaces))])
+				k = append(k, prefix...)
+			}
 			for range r.IntN(14) {
 				k = append(k, "\x00\x01a0z\xff"[r.IntN(6)])
 			}

@@ -223,3 +223,24 @@ func BenchmarkServerWrite(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSortEntries sorts a write-behind window shaped like one under
+// redis-benchmark SETs over new and existing keys: records ('k' + client key),
+// a hash index entry ('h' + 8 hashed bytes + key) for every tenth, and the
+// key statistics record. Keys are distinct, as in a window.
+func BenchmarkSortEntries(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	var es []sortedEntry
+	for i, n := range r.Perm(benchKeys)[:30_000] {
+		k := fmt.Sprintf("kkey:%012d", n)
+		es = append(es, sortedEntry{k: k})
+		if i%10 == 0 {
+			es = append(es, sortedEntry{k: fmt.Sprintf("h%08x%s", r.Uint64(), k[1:])})
+		}
+	}
+	es = append(es, sortedEntry{k: "ms"})
+	b.ReportAllocs()
+	for b.Loop() {
+		sortEntries(es)
+	}
+}
