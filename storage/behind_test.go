@@ -92,10 +92,10 @@ func TestWriteBehindIteratorMergesBuffer(t *testing.T) {
 	mustMissing(t, inner, "c")
 }
 
-// An iterator over a range holding more buffered entries than it merges
-// writes the buffer to the engine first; one over a range the buffer cannot
-// hold leaves it alone.
-func TestWriteBehindIteratorSettlesLargeRange(t *testing.T) {
+// An iterator over a range that a large active window may hold freezes the
+// window (queues it for the flush) and merges its sorted entries; it writes
+// nothing itself. A range the window cannot hold leaves it alone.
+func TestWriteBehindIteratorFreezesLargeWindow(t *testing.T) {
 	inner := NewMemory()
 	w := mustBehind(t, inner, 1<<30)
 	var b Batch
@@ -106,19 +106,115 @@ func TestWriteBehindIteratorSettlesLargeRange(t *testing.T) {
 	if got := collect(t, w, []byte("b"), []byte("c")); len(got) != 0 {
 		t.Fatalf("range [b, c) = %v", got)
 	}
-	mustMissing(t, inner, "a00000")
-	if got := collect(t, w, []byte("a"), []byte("b")); len(got) != maxMergedEntries+1 {
+	w.mu.Lock()
+	frozen := len(w.frozen)
+	w.mu.Unlock()
+	if frozen != 0 {
+		t.Fatalf("an iterator over [b, c) froze the window")
+	}
+	if got := collect(t, w, []byte("a"), []byte("b")); len(got) != maxMergedEntries+1 || got[0] != (kv{"a00000", "v"}) {
 		t.Fatalf("range [a, b) has %d pairs, want %d", len(got), maxMergedEntries+1)
 	}
+	w.waitFlushed(t)
 	mustGet(t, inner, "a00000", "v")
 	mustApplied(t, inner, 1)
+}
+
+// An iterator never waits for a window to be written: while the flush of a
+// large window is stuck in the engine, iterators over its range return at
+// once, with newer Writes (a put and a delete) laid over it.
+func TestWriteBehindIteratorDoesNotWaitForFlush(t *testing.T) {
+	inner := NewMemory()
+	be := &blockingEngine{Engine: inner, inWrite: make(chan struct{}, 8), release: make(chan struct{})}
+	w := mustBehind(t, be, 1<<30)
+	release := sync.OnceFunc(func() { close(be.release) })
+	defer release() // on failure too, before Cleanup closes w
+	var b Batch
+	for i := 0; i < 2*maxMergedEntries; i++ {
+		b.Put([]byte(fmt.Sprintf("a%05d", i)), []byte("v"))
+	}
+	mustWriteBatch(t, w, &b, 1)
+	within := func(what string, fn func() []kv) []kv {
+		t.Helper()
+		got := make(chan []kv, 1)
+		go func() { got <- fn() }()
+		select {
+		case kvs := <-got:
+			return kvs
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s waited for the flush", what)
+			return nil
+		}
+	}
+	first := within("the first iterator", func() []kv { return collect(t, w, []byte("a"), []byte("b")) })
+	if len(first) != 2*maxMergedEntries {
+		t.Fatalf("first iterator: %d pairs, want %d", len(first), 2*maxMergedEntries)
+	}
+	<-be.inWrite // the frozen window's flush is stuck in the engine
+	mustWrite(t, w, 2, "a00001", "new")
+	var d Batch
+	d.Delete([]byte("a00002"))
+	mustWriteBatch(t, w, &d, 3)
+	got := within("an iterator during the flush", func() []kv { return collect(t, w, []byte("a00000"), []byte("a00004")) })
+	if want := []kv{{"a00000", "v"}, {"a00001", "new"}, {"a00003", "v"}}; !slices.Equal(got, want) {
+		t.Fatalf("during the flush: %v, want %v", got, want)
+	}
+	release()
+	w.waitFlushed(t)
+	mustApplied(t, inner, 1)
+	mustApplied(t, w, 3)
+	if got := collect(t, w, []byte("a00000"), []byte("a00004")); len(got) != 3 || got[1] != (kv{"a00001", "new"}) {
+		t.Fatalf("after the flush: %v", got)
+	}
+	be.inWrite = nil
+}
+
+// Iterators over random ranges agree with a map of every Write while small
+// windows fill, freeze and are written in the background, so that ranges
+// span the active window, several queued ones and the engine.
+func TestWriteBehindIteratorMatchesModel(t *testing.T) {
+	w := mustBehind(t, NewMemory(), 1<<10)
+	model := map[string]string{}
+	r := rand.New(rand.NewPCG(5, 6))
+	key := func() string { return fmt.Sprintf("k%03d", r.IntN(200)) }
+	for idx := uint64(1); idx <= 400; idx++ {
+		var b Batch
+		for range 1 + r.IntN(8) {
+			k := key()
+			if r.IntN(4) == 0 {
+				b.Delete([]byte(k))
+				delete(model, k)
+			} else {
+				v := fmt.Sprint(idx)
+				b.Put([]byte(k), []byte(v))
+				model[k] = v
+			}
+		}
+		mustWriteBatch(t, w, &b, idx)
+		lo, hi := key(), key()
+		if hi < lo {
+			lo, hi = hi, lo
+		}
+		var want []kv
+		for k, v := range model {
+			if k >= lo && k < hi {
+				want = append(want, kv{k, v})
+			}
+		}
+		slices.SortFunc(want, func(a, b kv) int { return strings.Compare(a.k, b.k) })
+		if got := collect(t, w, []byte(lo), []byte(hi)); !slices.Equal(got, want) {
+			t.Fatalf("after Write %d, [%s, %s) = %v, want %v", idx, lo, hi, got, want)
+		}
+	}
 }
 
 // The newer window wins over the one being flushed.
 func TestWriteBehindNewerWindowWins(t *testing.T) {
 	inner := NewMemory()
-	be := &blockingEngine{Engine: inner, inWrite: make(chan struct{}), release: make(chan struct{})}
+	be := &blockingEngine{Engine: inner, inWrite: make(chan struct{}, 8), release: make(chan struct{})}
 	w := mustBehind(t, be, 100)
+	release := sync.OnceFunc(func() { close(be.release) })
+	defer release() // on failure too, before Cleanup closes w
 	var b Batch
 	b.Put([]byte("k"), make([]byte, 100))
 	b.Put([]byte("j"), []byte("frozen"))
@@ -133,7 +229,7 @@ func TestWriteBehindNewerWindowWins(t *testing.T) {
 		t.Fatalf("iterator = %v", got)
 	}
 	mustApplied(t, w, 2)
-	close(be.release)
+	release()
 	w.waitFlushed(t)
 	mustMissing(t, w, "k")
 	be.inWrite = nil
