@@ -165,11 +165,8 @@ func (w *behindEngine) Write(b *Batch, appliedIndex uint64) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.closed.Load() {
-		return ErrClosed
-	}
-	if w.err != nil {
-		return w.err
+	if err := w.usableLocked(); err != nil {
+		return err
 	}
 	o := w.active
 	for _, op := range b.ops {
@@ -411,11 +408,8 @@ func (w *behindEngine) waitFlushLocked() error {
 // settleLocked writes every buffered Write to the engine (so the engine also
 // records the index of the last Write). Called with w.mu held.
 func (w *behindEngine) settleLocked() error {
-	if w.closed.Load() {
-		return ErrClosed
-	}
-	if w.err != nil {
-		return w.err
+	if err := w.usableLocked(); err != nil {
+		return err
 	}
 	if !w.active.wrote && len(w.frozen) == 0 {
 		return nil
@@ -527,11 +521,11 @@ func (w *behindEngine) NewIterator(start, end []byte) Iterator {
 // Called with w.mu held.
 func (w *behindEngine) mustFreezeLocked(start, end []byte) bool {
 	a := w.active
-	return a.wrote && len(a.m) > maxMergedEntries && a.mayHold(start, end) && len(w.frozen) <= maxFrozen
+	return len(a.m) > maxMergedEntries && a.mayHold(start, end) && len(w.frozen) <= maxFrozen
 }
 
-// usableLocked returns why w cannot be read, if it cannot. Called with w.mu
-// held.
+// usableLocked returns why w cannot be used, if it cannot: it is closed, or a
+// flush failed. Called with w.mu held.
 func (w *behindEngine) usableLocked() error {
 	if w.closed.Load() {
 		return ErrClosed
@@ -699,11 +693,8 @@ func (m *mergedIterator) Close() error { return m.eng.Close() }
 func (w *behindEngine) Snapshot() (Snapshot, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.closed.Load() {
-		return nil, ErrClosed
-	}
-	if w.err != nil {
-		return nil, w.err
+	if err := w.usableLocked(); err != nil {
+		return nil, err
 	}
 	if w.active.wrote {
 		w.freezeLocked()

@@ -3,6 +3,7 @@ package storage
 import (
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -48,8 +49,10 @@ func TestStatsOf(t *testing.T) {
 // A Write that fills a window while the flush is still writing the previous
 // one waits for it, and Stats counts the wait.
 func TestStatsCountsStalls(t *testing.T) {
-	inner := &blockingEngine{Engine: NewMemory(), inWrite: make(chan struct{}), release: make(chan struct{})}
+	inner := &blockingEngine{Engine: NewMemory(), inWrite: make(chan struct{}, 8), release: make(chan struct{})}
 	w := mustBehind(t, inner, 1<<10)
+	release := sync.OnceFunc(func() { close(inner.release) })
+	defer release() // on failure too, before Cleanup closes w
 	big := string(make([]byte, 1<<10))
 	mustWrite(t, w, 1, "a", big) // fills the first window: the flush starts and blocks
 	<-inner.inWrite
@@ -66,7 +69,7 @@ func TestStatsCountsStalls(t *testing.T) {
 		t.Fatal("a Write that filled a window returned while the queue was full")
 	case <-time.After(50 * time.Millisecond):
 	}
-	close(inner.release)
+	release()
 	<-done
 	<-inner.inWrite // the second window's flush
 	w.waitFlushed(t)
