@@ -89,7 +89,15 @@ func applySet(t *txn, c *Command) Result {
 	}
 
 	k := dataKey(key, recordLen(1, len(val)))
-	old, found, ok := t.loadRecord(k)
+	var (
+		old       record
+		found, ok bool
+	)
+	if o.Get {
+		old, found, ok = t.loadRecord(k)
+	} else {
+		old, found, ok = t.loadHeader(k)
+	}
 	if !ok {
 		return resCorruptValue
 	}
@@ -139,7 +147,7 @@ func applyDel(t *txn, c *Command) Result {
 	var n int64
 	for _, key := range c.Args {
 		k := dataKey(key, 0)
-		old, found, ok := t.loadRecord(k)
+		old, found, ok := t.loadHeader(k)
 		if !found {
 			continue
 		}

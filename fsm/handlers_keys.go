@@ -40,6 +40,15 @@ func (t *txn) lookup(key []byte) (s slot, ok bool) {
 	return s, ok
 }
 
+// lookupHeader is lookup for a command that replaces s's record whatever it
+// holds: s.rec.payload is not loaded (txn.loadHeader).
+func (t *txn) lookupHeader(key []byte) (s slot, ok bool) {
+	s = slot{key: key, k: dataKey(key, 0)}
+	s.rec, s.found, ok = t.loadHeader(s.k)
+	s.live = s.found && ok && !expired(s.rec.expireAt, t.now)
+	return s, ok
+}
+
 // remove deletes s's stored record and its TTL index entry.
 func (t *txn) remove(s slot) {
 	t.del(s.k)
@@ -204,7 +213,7 @@ func applyMSet(t *txn, c *Command) Result {
 		return resCorrupt
 	}
 	for i := 0; i < len(c.Args); i += 2 {
-		s, ok := t.lookup(c.Args[i])
+		s, ok := t.lookupHeader(c.Args[i])
 		if !ok {
 			return resCorruptValue
 		}
@@ -218,7 +227,7 @@ func applyMSetNX(t *txn, c *Command) Result {
 		return resCorrupt
 	}
 	for i := 0; i < len(c.Args); i += 2 {
-		s, ok := t.lookup(c.Args[i])
+		s, ok := t.lookupHeader(c.Args[i])
 		if !ok {
 			return resCorruptValue
 		}

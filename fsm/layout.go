@@ -3,6 +3,8 @@ package fsm
 import (
 	"encoding/binary"
 	"unsafe"
+
+	"github.com/riot-kv/riot-redis/storage"
 )
 
 // Namespaces: the first byte of every engine key the state machine writes.
@@ -61,6 +63,13 @@ func nodeKey(id []byte) []byte {
 	copy(b[1:], id)
 	return b
 }
+
+// maxRecordHeader is the longest value record header: type, expiry and
+// version. The read cache keeps at least that much of a value it drops
+// (storage.HeadBytes).
+const maxRecordHeader = 17
+
+var _ [storage.HeadBytes - maxRecordHeader]struct{} // maxRecordHeader <= storage.HeadBytes
 
 // recordLen is the length of a value record with the given expiry and
 // payload, version included.

@@ -58,12 +58,22 @@ func newTxn(r storage.Reader) *txn {
 // get returns the current value of an engine key: the batch's latest write if
 // there is one, else the engine's. A failing engine read means a failing disk;
 // it panics because no deterministic result is possible (see DESIGN.md).
-func (t *txn) get(key []byte) ([]byte, bool) {
+func (t *txn) get(key []byte) ([]byte, bool) { return t.read(key, -1) }
+
+// read is get for all of the value (n < 0) or, from the engine, at least its
+// first n bytes (storage.GetHead).
+func (t *txn) read(key []byte, n int) ([]byte, bool) {
 	if i, ok := t.idx[string(key)]; ok {
 		p := &t.ops[i]
 		return p.val, !p.del
 	}
-	v, err := t.r.Get(key)
+	var v []byte
+	var err error
+	if n < 0 {
+		v, err = t.r.Get(key)
+	} else {
+		v, err = storage.GetHead(t.r, key, n)
+	}
 	if err == nil {
 		t.remember(key, v, true)
 		return v, true
@@ -158,7 +168,21 @@ func (t *txn) reset() {
 // not it has expired. found is false when there is none; ok is false when the
 // stored bytes do not decode.
 func (t *txn) loadRecord(k []byte) (rec record, found, ok bool) {
-	v, found := t.get(k)
+	return t.decodeStored(t.get(k))
+}
+
+// loadHeader is loadRecord for a write that replaces or deletes the record
+// whatever it holds: it needs to know only whether there is one, its type
+// and its expiry. rec.payload may be cut short and must not be used. The
+// read cache answers it even for a key whose value it no longer holds
+// (storage.GetHead).
+func (t *txn) loadHeader(k []byte) (rec record, found, ok bool) {
+	rec, found, ok = t.decodeStored(t.read(k, maxRecordHeader))
+	rec.payload = nil
+	return rec, found, ok
+}
+
+func (t *txn) decodeStored(v []byte, found bool) (rec record, _, ok bool) {
 	if !found {
 		return record{}, false, true
 	}

@@ -468,6 +468,17 @@ func entryValue(e overlayEntry) ([]byte, error) {
 
 // Get reads buffered writes first, then the engine.
 func (w *behindEngine) Get(key []byte) ([]byte, error) {
+	return w.get(key, -1)
+}
+
+// getHead is Get for at least the first n bytes of the value (see GetHead).
+func (w *behindEngine) getHead(key []byte, n int) ([]byte, error) {
+	return w.get(key, n)
+}
+
+// get reads key from the buffered writes, then the engine: all of the value
+// when n < 0, else at least its first n bytes.
+func (w *behindEngine) get(key []byte, n int) ([]byte, error) {
 	w.mu.RLock()
 	if w.closed.Load() {
 		w.mu.RUnlock()
@@ -475,8 +486,13 @@ func (w *behindEngine) Get(key []byte) ([]byte, error) {
 	}
 	e, ok := w.bufferedGet(key)
 	w.mu.RUnlock()
-	if !ok {
+	switch {
+	case !ok && n < 0:
 		return w.eng.Get(key)
+	case !ok:
+		return GetHead(w.eng, key, n)
+	case !e.del && n >= 0 && n < len(e.val):
+		e.val = e.val[:n]
 	}
 	return entryValue(e)
 }

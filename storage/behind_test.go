@@ -561,3 +561,59 @@ func TestSortEntriesOrdersLikeStrings(t *testing.T) {
 		}
 	}
 }
+
+// A head read through the buffer sees buffered puts and deletes first and
+// reaches the cache's heads below it without reading the engine.
+func TestWriteBehindGetHead(t *testing.T) {
+	inner := NewMemory()
+	eng := &countingEngine{Engine: inner}
+	c := Cached(eng, 256<<10).(*cachedEngine)
+	w := mustBehind(t, c, 64<<10)
+	// 400 KB of values: most reach the engine, and the cache keeps only the
+	// heads of some.
+	for i := range 400 {
+		k := fmt.Sprintf("key-%03d", i)
+		mustWrite(t, w, uint64(i+1), k, headValue(k, 1000))
+	}
+	var b Batch
+	b.Delete([]byte("key-007"))
+	b.Put([]byte("key-008"), []byte("short"))
+	mustWriteBatch(t, w, &b, 401)
+	w.waitFlushed(t)
+	heads := 0
+	for i := range 400 {
+		if e, _ := c.cached(fmt.Sprintf("key-%03d", i)); e.head {
+			heads++
+		}
+	}
+	if heads == 0 || !c.complete.Load() {
+		t.Fatalf("%d heads, complete %v", heads, c.complete.Load())
+	}
+	for i := range 400 {
+		k := fmt.Sprintf("key-%03d", i)
+		want := headValue(k, 1000)
+		switch i {
+		case 7:
+			want = ""
+		case 8:
+			want = "short"
+		}
+		v, err := GetHead(w, []byte(k), 17)
+		switch {
+		case want == "" && !errors.Is(err, ErrNotFound):
+			t.Fatalf("GetHead(%s) of a deleted key = %q, %v", k, v, err)
+		case want != "" && (err != nil || len(v) < min(17, len(want)) || string(v) != want[:len(v)]):
+			t.Fatalf("GetHead(%s) = %q, %v, want a prefix of %q", k, v, err, want)
+		}
+	}
+	if _, err := GetHead(w, []byte("absent"), 17); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("GetHead of an absent key = %v", err)
+	}
+	if n := eng.gets.Load(); n != 0 {
+		t.Fatalf("head reads went to the engine %d times", n)
+	}
+	// A reader without head reads gets the whole value.
+	if v, err := GetHead(inner, []byte("key-001"), 17); err != nil || string(v) != headValue("key-001", 1000) {
+		t.Fatalf("GetHead of a plain engine = %d bytes, %v", len(v), err)
+	}
+}

@@ -17,6 +17,9 @@ const (
 	// cacheEntryOverhead approximates the memory of one entry beyond its key
 	// and value bytes (map slot, string and slice headers).
 	cacheEntryOverhead = 64
+	// headScan bounds the entries an eviction visits looking for a value to
+	// shorten to its head before it drops entries instead.
+	headScan = 64
 )
 
 // Cached wraps e with a read cache of at most maxBytes: Get answers from
@@ -35,12 +38,17 @@ const (
 // races a Write either sees the Write's new value or is discarded, or it lands
 // before the Write updates the cached keys, which then overwrites it.
 //
-// While the whole engine fits, the cache holds all of it ("complete"): it is
-// loaded at open (and after Replace), every Write adds the keys it puts, and
-// a miss means the key is absent, with no engine read. Writing a key for the
-// first time, the state machine's read before the write is then free. The
-// first eviction (or an uncacheable value, or a failed Write) ends it: from
-// then on a miss reads the engine and fills, as above.
+// While every key of the engine fits, the cache holds all of them
+// ("complete"): it is loaded at open (and after Replace), every Write adds the
+// keys it puts, and a miss means the key is absent, with no engine read.
+// Writing a key for the first time, the state machine's read before the write
+// is then free. To make room the cache first drops values longer than
+// HeadBytes but keeps their first HeadBytes ("heads"): a Get of such a key
+// reads the engine, but GetHead, all a plain SET, MSET or DEL needs of the
+// key it overwrites (whether it exists, and its expiry), does not, and the
+// cache stays complete. Dropping a whole entry (or an uncacheable value, or a
+// failed Write) ends completeness: from then on a miss reads the engine and
+// fills, as above.
 func Cached(e Engine, maxBytes int64) Engine {
 	if maxBytes <= 0 {
 		return e
@@ -88,6 +96,7 @@ type cacheEntry struct {
 	key   string
 	val   []byte // nil with found false: the key is absent
 	found bool
+	head  bool // val is only the value's first HeadBytes (see Cached)
 }
 
 // newCacheEntry returns an entry holding copies of key and val (when found)
@@ -106,6 +115,19 @@ func newCacheEntry(key, val []byte, found bool) cacheEntry {
 	}
 }
 
+// headEntry returns an entry holding only the first HeadBytes of val (longer
+// than that), in an allocation of its own, so the value's memory is freed.
+func headEntry(key, val []byte) cacheEntry {
+	e := newCacheEntry(key, val[:HeadBytes], true)
+	e.head = true
+	return e
+}
+
+// cost is the memory an entry is accounted for.
+func (e *cacheEntry) cost() int64 { return entryCost(len(e.key), len(e.val)) }
+
+func entryCost(key, val int) int64 { return int64(key + val + cacheEntryOverhead) }
+
 func (c *cachedEngine) shard(key []byte) *cacheShard {
 	return &c.shards[maphash.Bytes(c.seed, key)%cacheShards]
 }
@@ -113,25 +135,41 @@ func (c *cachedEngine) shard(key []byte) *cacheShard {
 // Get returns the value under key from the cache, or reads the engine and
 // caches the answer.
 func (c *cachedEngine) Get(key []byte) ([]byte, error) {
+	return c.get(key, -1)
+}
+
+// getHead is Get for at least the first n bytes (n <= HeadBytes) of the
+// value: a head answers it (see Cached).
+func (c *cachedEngine) getHead(key []byte, n int) ([]byte, error) {
+	return c.get(key, n)
+}
+
+// get answers Get (n < 0) and getHead (0 <= n <= HeadBytes).
+func (c *cachedEngine) get(key []byte, n int) ([]byte, error) {
 	c.wmu.RLock()
 	defer c.wmu.RUnlock()
 	sh := c.shard(key)
 	sh.mu.Lock()
 	e, ok := sh.m[string(key)]
 	complete := c.complete.Load()
+	hit := ok && (!e.head || n >= 0)
 	var v []byte
-	if ok && e.found {
+	if hit && e.found {
 		// Copied under the lock: Write may overwrite a value in place.
-		v = bytes.Clone(e.val)
+		if n >= 0 && n < len(e.val) {
+			v = bytes.Clone(e.val[:n])
+		} else {
+			v = bytes.Clone(e.val)
+		}
 	}
 	sh.mu.Unlock()
-	if ok {
+	if hit {
 		if !e.found {
 			return nil, ErrNotFound
 		}
 		return v, nil
 	}
-	if complete {
+	if !ok && complete {
 		return nil, ErrNotFound
 	}
 	gen := c.started.Load()
@@ -150,10 +188,10 @@ func (c *cachedEngine) Get(key []byte) ([]byte, error) {
 }
 
 // fill caches (a copy of) an engine answer read when gen Writes had started
-// (and finished), unless another Write has started since; it evicts entries
-// if the shard is full.
+// (and finished), unless another Write has started since; it makes room in
+// the shard if it is full.
 func (c *cachedEngine) fill(sh *cacheShard, gen uint64, key, val []byte, found bool) {
-	size := int64(len(key) + len(val) + cacheEntryOverhead)
+	size := entryCost(len(key), len(val))
 	if size > c.perShard/4 {
 		return // one huge value would flush the shard
 	}
@@ -163,7 +201,9 @@ func (c *cachedEngine) fill(sh *cacheShard, gen uint64, key, val []byte, found b
 		return
 	}
 	if old, ok := sh.m[string(key)]; ok {
-		sh.bytes -= int64(len(key) + len(old.val) + cacheEntryOverhead)
+		// Replaced below; dropped first so making room cannot pick it.
+		sh.bytes -= old.cost()
+		delete(sh.m, string(key))
 	}
 	c.evictLocked(sh, size)
 	e := newCacheEntry(key, val, found)
@@ -171,21 +211,48 @@ func (c *cachedEngine) fill(sh *cacheShard, gen uint64, key, val []byte, found b
 	sh.bytes += size
 }
 
-// evictLocked drops random entries of sh until need more bytes fit. Called
-// with sh.mu held.
+// evictLocked makes room in sh until need more bytes fit: first by keeping
+// only the heads of long values (shortenLocked), then by dropping entries at
+// random, which ends completeness. Called with sh.mu held.
 func (c *cachedEngine) evictLocked(sh *cacheShard, need int64) {
-	if sh.bytes+need <= c.perShard {
+	if c.shortenLocked(sh, need) {
 		return
 	}
 	c.complete.Store(false)
 	for k, e := range sh.m {
 		// Map iteration starts at a random place: random eviction.
-		sh.bytes -= int64(len(k) + len(e.val) + cacheEntryOverhead)
+		sh.bytes -= e.cost()
 		delete(sh.m, k)
 		if sh.bytes+need <= c.perShard {
 			return
 		}
 	}
+}
+
+// shortenLocked keeps only the first HeadBytes of values longer than that,
+// visiting entries at random, until need more bytes fit in sh. It reports
+// whether they do; it gives up after visiting headScan entries it cannot
+// shorten. Called with sh.mu held.
+func (c *cachedEngine) shortenLocked(sh *cacheShard, need int64) bool {
+	if sh.bytes+need <= c.perShard {
+		return true
+	}
+	misses := 0
+	for k, e := range sh.m {
+		if !e.found || e.head || len(e.val) <= HeadBytes {
+			if misses++; misses == headScan {
+				return false
+			}
+			continue
+		}
+		h := headEntry(unsafe.Slice(unsafe.StringData(k), len(k)), e.val)
+		sh.m[h.key] = h // replaces the entry; the key stays
+		sh.bytes += h.cost() - e.cost()
+		if sh.bytes+need <= c.perShard {
+			return true
+		}
+	}
+	return false
 }
 
 // Write writes b to the engine and brings the cached keys b touches up to
@@ -212,10 +279,10 @@ func (c *cachedEngine) Write(b *Batch, appliedIndex uint64) error {
 			continue
 		}
 		if ok {
-			sh.bytes -= int64(len(op.Key) + len(old.val) + cacheEntryOverhead)
+			sh.bytes -= old.cost()
 		}
 		found := op.Kind != OpDelete
-		size := int64(len(op.Key) + cacheEntryOverhead)
+		size := entryCost(len(op.Key), 0)
 		if found {
 			size += int64(len(op.Value))
 		}
@@ -232,7 +299,7 @@ func (c *cachedEngine) Write(b *Batch, appliedIndex uint64) error {
 			sh.mu.Unlock()
 			continue
 		}
-		if ok && found && old.found && len(old.val) == len(op.Value) {
+		if ok && found && old.found && !old.head && len(old.val) == len(op.Value) {
 			// Same size: the new value overwrites the old one's bytes (Get
 			// copies values under the shard lock), nothing is allocated.
 			copy(old.val, op.Value)
@@ -240,9 +307,9 @@ func (c *cachedEngine) Write(b *Batch, appliedIndex uint64) error {
 			sh.mu.Unlock()
 			continue
 		}
-		// The key stays, with its new value, unless the shard must evict,
-		// which then starts with the key's old entry.
-		if ok && sh.bytes+size > c.perShard {
+		// The old entry goes first, so making room cannot pick it (it is
+		// replaced below: completeness is not lost).
+		if ok {
 			delete(sh.m, string(op.Key))
 		}
 		c.evictLocked(sh, size)
@@ -282,14 +349,19 @@ func (c *cachedEngine) load() {
 	defer it.Close()
 	for it.Next() {
 		k, v := it.Key(), it.Value()
-		size := int64(len(k) + len(v) + cacheEntryOverhead)
-		sh := c.shard(k)
-		if size > c.perShard/4 || sh.bytes+size > c.perShard {
-			return
-		}
 		e := newCacheEntry(k, v, true)
+		sh := c.shard(k)
+		if e.cost() > c.perShard/4 || !c.shortenLocked(sh, e.cost()) {
+			// Only the head, if the value has one and that fits.
+			if len(v) <= HeadBytes {
+				return
+			}
+			if e = headEntry(k, v); !c.shortenLocked(sh, e.cost()) {
+				return
+			}
+		}
 		sh.m[e.key] = e
-		sh.bytes += size
+		sh.bytes += e.cost()
 	}
 	if it.Err() == nil {
 		c.complete.Store(true)

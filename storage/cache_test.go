@@ -401,3 +401,177 @@ func TestCacheSameSizeUpdateInPlace(t *testing.T) {
 		}
 	}
 }
+
+// headValue is a value of n bytes whose start names key, so a head read of
+// the wrong key or a cut in the wrong place shows.
+func headValue(key string, n int) string {
+	v := fmt.Sprintf("%s|%0*d", key, HeadBytes, n)
+	for len(v) < n {
+		v += "."
+	}
+	return v[:n]
+}
+
+// When the values no longer fit, a complete cache keeps their heads: it stays
+// complete, GetHead answers every key from memory, and Get reads the engine
+// only for the keys whose values it dropped.
+func TestCacheKeepsHeads(t *testing.T) {
+	const limit = 1 << 20
+	inner := NewMemory()
+	eng := &countingEngine{Engine: inner}
+	c := Cached(eng, limit).(*cachedEngine)
+	t.Cleanup(func() { _ = c.Close() })
+	const keys = 3000 // 3 MB of values; their heads take about 0.3 MB
+	for i := range keys {
+		k := fmt.Sprintf("key-%05d", i)
+		mustWrite(t, c, uint64(i+1), k, headValue(k, 1000))
+		if used := c.usedBytes(); used > limit {
+			t.Fatalf("cache holds %d bytes, limit %d", used, limit)
+		}
+	}
+	if !c.complete.Load() {
+		t.Fatal("not complete although every key's head fits")
+	}
+	heads := 0
+	for i := range keys {
+		k := fmt.Sprintf("key-%05d", i)
+		e, ok := c.cached(k)
+		if !ok {
+			t.Fatalf("%s: no entry in a complete cache", k)
+		}
+		if e.head {
+			heads++
+			if len(e.val) != HeadBytes {
+				t.Fatalf("%s: head of %d bytes", k, len(e.val))
+			}
+		}
+		for _, n := range []int{0, 17, HeadBytes} {
+			v, err := GetHead(c, []byte(k), n)
+			if err != nil || len(v) < n || string(v) != headValue(k, 1000)[:len(v)] {
+				t.Fatalf("GetHead(%s, %d) = %q, %v", k, n, v, err)
+			}
+		}
+	}
+	if heads == 0 || heads == keys {
+		t.Fatalf("%d of %d entries are heads", heads, keys)
+	}
+	if _, err := GetHead(c, []byte("absent"), 17); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("GetHead of an absent key = %v", err)
+	}
+	if n := eng.gets.Load(); n != 0 {
+		t.Fatalf("head reads went to the engine %d times", n)
+	}
+
+	// A full read of a head reads the engine and caches the value again.
+	var head string
+	for i := range keys {
+		if e, _ := c.cached(fmt.Sprintf("key-%05d", i)); e.head {
+			head = fmt.Sprintf("key-%05d", i)
+			break
+		}
+	}
+	mustGet(t, c, head, headValue(head, 1000))
+	if n := eng.gets.Load(); n != 1 {
+		t.Fatalf("a full read of a head read the engine %d times, want 1", n)
+	}
+	if e, _ := c.cached(head); e.head || string(e.val) != headValue(head, 1000) {
+		t.Fatalf("after a full read, entry is %+v", e)
+	}
+	// A write over a head caches the new value whole.
+	mustWrite(t, c, keys+1, head, "short")
+	if e, _ := c.cached(head); e.head || string(e.val) != "short" {
+		t.Fatalf("after a write, entry is %+v", e)
+	}
+	if !c.complete.Load() {
+		t.Fatal("not complete after reads and writes of heads")
+	}
+
+	// Opened over the same engine, the cache loads what fits whole and the
+	// rest as heads, and is complete.
+	c2 := Cached(eng, limit).(*cachedEngine)
+	t.Cleanup(func() { _ = c2.Close() })
+	if !c2.complete.Load() {
+		t.Fatal("not complete after loading an engine whose heads fit")
+	}
+	before := eng.gets.Load()
+	for i := 0; i < keys; i += 13 {
+		k := fmt.Sprintf("key-%05d", i)
+		want := headValue(k, 1000)
+		if k == head {
+			want = "short"
+		}
+		if v, err := GetHead(c2, []byte(k), 17); err != nil || string(v) != want[:len(v)] || len(v) < min(17, len(want)) {
+			t.Fatalf("loaded GetHead(%s) = %q, %v", k, v, err)
+		}
+	}
+	if n := eng.gets.Load() - before; n != 0 {
+		t.Fatalf("head reads of a loaded cache went to the engine %d times", n)
+	}
+}
+
+// Random writes, deletes, reads and head reads of values of every size,
+// against a map: the cache answers what the engine holds, never exceeds its
+// limit, and accounts exactly for the entries it holds.
+func TestCacheMatchesModel(t *testing.T) {
+	const limit = 256 << 10
+	c, _ := mustCached(t, limit)
+	model := map[string]string{}
+	sizes := []int{0, 5, HeadBytes, HeadBytes + 1, 300, 2000}
+	seed := uint64(1)
+	rnd := func(n int) int { // xorshift: the same sequence on every run
+		seed ^= seed << 13
+		seed ^= seed >> 7
+		seed ^= seed << 17
+		return int(seed % uint64(n))
+	}
+	for i := range 40000 {
+		k := fmt.Sprintf("k%04d", rnd(700))
+		switch op := rnd(10); {
+		case op < 4:
+			v := headValue(k+strconv.Itoa(i), sizes[rnd(len(sizes))])
+			mustWrite(t, c, uint64(i+1), k, v)
+			model[k] = v
+		case op < 5:
+			var b Batch
+			b.Delete([]byte(k))
+			mustWriteBatch(t, c, &b, uint64(i+1))
+			delete(model, k)
+		case op < 7:
+			want, ok := model[k]
+			if !ok {
+				mustMissing(t, c, k)
+			} else {
+				mustGet(t, c, k, want)
+			}
+		default:
+			n := rnd(HeadBytes + 1)
+			want, ok := model[k]
+			v, err := GetHead(c, []byte(k), n)
+			switch {
+			case !ok && !errors.Is(err, ErrNotFound):
+				t.Fatalf("op %d: GetHead(%s) of an absent key = %q, %v", i, k, v, err)
+			case ok && (err != nil || len(v) < min(n, len(want)) || string(v) != want[:len(v)]):
+				t.Fatalf("op %d: GetHead(%s, %d) = %q, %v; value %q", i, k, n, v, err, want)
+			}
+		}
+		if i%1000 == 0 {
+			var sum int64
+			for j := range c.shards {
+				sh := &c.shards[j]
+				sh.mu.Lock()
+				var n int64
+				for _, e := range sh.m {
+					n += e.cost()
+				}
+				if n != sh.bytes {
+					t.Fatalf("op %d: shard %d accounts %d bytes, holds %d", i, j, sh.bytes, n)
+				}
+				sum += n
+				sh.mu.Unlock()
+			}
+			if sum > limit {
+				t.Fatalf("op %d: cache holds %d bytes, limit %d", i, sum, limit)
+			}
+		}
+	}
+}

@@ -39,6 +39,30 @@ type Reader interface {
 	NewIterator(start, end []byte) Iterator
 }
 
+// HeadBytes is the longest value prefix GetHead serves from the read cache
+// without the rest of the value: the state machine's record header (type,
+// expiry, version) is at most 17 bytes.
+const HeadBytes = 24
+
+// headReader is implemented by the engine layers that can read the start of
+// a value more cheaply than all of it (Cached, WriteBehind).
+type headReader interface {
+	getHead(key []byte, n int) ([]byte, error)
+}
+
+// GetHead returns the start of the value stored under key, at least its
+// first min(n, len(value)) bytes and possibly all of it, or ErrNotFound. The
+// returned slice belongs to the caller. For a caller that needs only a
+// value's header (a write deciding whether the key existed, and its expiry),
+// the read cache can answer after it has dropped the value itself to make
+// room; other readers read the whole value.
+func GetHead(r Reader, key []byte, n int) ([]byte, error) {
+	if h, ok := r.(headReader); ok && n <= HeadBytes {
+		return h.getHead(key, n)
+	}
+	return r.Get(key)
+}
+
 // Engine is what the state machine needs from a storage engine.
 type Engine interface {
 	Reader
