@@ -469,5 +469,6 @@ func infoEngine(c *client, b *infoBuilder) {
 		b.int("engine_read_cache_max_bytes", st.CacheMaxBytes)
 		b.int("engine_read_cache_bytes", st.CacheBytes)
 		b.flag("engine_read_cache_complete", st.CacheComplete)
+		b.int("engine_read_cache_heads", st.CacheHeads)
 	}
 }

@@ -87,7 +87,27 @@ type cachedEngine struct {
 type cacheShard struct {
 	mu    sync.Mutex
 	m     map[string]cacheEntry
-	bytes int64
+	bytes int64 // the entries' cost
+	heads int64 // entries that hold only a head
+}
+
+// add puts e in the shard, in place of any entry of its key the caller has
+// removed. Called with sh.mu held.
+func (sh *cacheShard) add(e cacheEntry) {
+	sh.m[e.key] = e
+	sh.bytes += e.cost()
+	if e.head {
+		sh.heads++
+	}
+}
+
+// remove drops e, the entry of key. Called with sh.mu held.
+func (sh *cacheShard) remove(key string, e cacheEntry) {
+	delete(sh.m, key)
+	sh.bytes -= e.cost()
+	if e.head {
+		sh.heads--
+	}
 }
 
 type cacheEntry struct {
@@ -201,14 +221,11 @@ func (c *cachedEngine) fill(sh *cacheShard, gen uint64, key, val []byte, found b
 		return
 	}
 	if old, ok := sh.m[string(key)]; ok {
-		// Replaced below; dropped first so making room cannot pick it.
-		sh.bytes -= old.cost()
-		delete(sh.m, string(key))
+		// Replaced below; removed first so making room cannot pick it.
+		sh.remove(old.key, old)
 	}
 	c.evictLocked(sh, size)
-	e := newCacheEntry(key, val, found)
-	sh.m[e.key] = e
-	sh.bytes += size
+	sh.add(newCacheEntry(key, val, found))
 }
 
 // evictLocked makes room in sh until need more bytes fit: first by keeping
@@ -221,8 +238,7 @@ func (c *cachedEngine) evictLocked(sh *cacheShard, need int64) {
 	c.complete.Store(false)
 	for k, e := range sh.m {
 		// Map iteration starts at a random place: random eviction.
-		sh.bytes -= e.cost()
-		delete(sh.m, k)
+		sh.remove(k, e)
 		if sh.bytes+need <= c.perShard {
 			return
 		}
@@ -245,9 +261,8 @@ func (c *cachedEngine) shortenLocked(sh *cacheShard, need int64) bool {
 			}
 			continue
 		}
-		h := headEntry(unsafe.Slice(unsafe.StringData(k), len(k)), e.val)
-		sh.m[h.key] = h // replaces the entry; the key stays
-		sh.bytes += h.cost() - e.cost()
+		sh.remove(k, e)
+		sh.add(headEntry(unsafe.Slice(unsafe.StringData(k), len(k)), e.val))
 		if sh.bytes+need <= c.perShard {
 			return true
 		}
@@ -279,7 +294,7 @@ func (c *cachedEngine) Write(b *Batch, appliedIndex uint64) error {
 			continue
 		}
 		if ok {
-			sh.bytes -= old.cost()
+			sh.remove(old.key, old)
 		}
 		found := op.Kind != OpDelete
 		size := entryCost(len(op.Key), 0)
@@ -290,32 +305,25 @@ func (c *cachedEngine) Write(b *Batch, appliedIndex uint64) error {
 			if err == nil {
 				c.complete.Store(false) // a value too large to cache
 			}
-			delete(sh.m, string(op.Key))
 			sh.mu.Unlock()
 			continue
 		}
 		if !found && c.complete.Load() {
-			delete(sh.m, string(op.Key)) // absent: not in a complete cache
-			sh.mu.Unlock()
+			sh.mu.Unlock() // absent: not in a complete cache
 			continue
 		}
 		if ok && found && old.found && !old.head && len(old.val) == len(op.Value) {
 			// Same size: the new value overwrites the old one's bytes (Get
 			// copies values under the shard lock), nothing is allocated.
 			copy(old.val, op.Value)
-			sh.bytes += size
+			sh.add(old)
 			sh.mu.Unlock()
 			continue
 		}
-		// The old entry goes first, so making room cannot pick it (it is
-		// replaced below: completeness is not lost).
-		if ok {
-			delete(sh.m, string(op.Key))
-		}
+		// The old entry went first, so making room cannot pick it (it is
+		// replaced here: completeness is not lost).
 		c.evictLocked(sh, size)
-		e := newCacheEntry(op.Key, op.Value, found)
-		sh.m[e.key] = e
-		sh.bytes += size
+		sh.add(newCacheEntry(op.Key, op.Value, found))
 		sh.mu.Unlock()
 	}
 	return err
@@ -360,8 +368,7 @@ func (c *cachedEngine) load() {
 				return
 			}
 		}
-		sh.m[e.key] = e
-		sh.bytes += e.cost()
+		sh.add(e)
 	}
 	if it.Err() == nil {
 		c.complete.Store(true)
@@ -374,7 +381,7 @@ func (c *cachedEngine) clear() {
 		sh := &c.shards[i]
 		sh.mu.Lock()
 		clear(sh.m)
-		sh.bytes = 0
+		sh.bytes, sh.heads = 0, 0
 		sh.mu.Unlock()
 	}
 }

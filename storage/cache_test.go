@@ -455,6 +455,9 @@ func TestCacheKeepsHeads(t *testing.T) {
 	if heads == 0 || heads == keys {
 		t.Fatalf("%d of %d entries are heads", heads, keys)
 	}
+	if st := StatsOf(c); st.CacheHeads != int64(heads) {
+		t.Fatalf("Stats counts %d heads, the cache holds %d", st.CacheHeads, heads)
+	}
 	if _, err := GetHead(c, []byte("absent"), 17); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("GetHead of an absent key = %v", err)
 	}
@@ -513,10 +516,11 @@ func TestCacheKeepsHeads(t *testing.T) {
 // against a map: the cache answers what the engine holds, never exceeds its
 // limit, and accounts exactly for the entries it holds.
 func TestCacheMatchesModel(t *testing.T) {
-	const limit = 256 << 10
+	const limit = 128 << 10
 	c, _ := mustCached(t, limit)
 	model := map[string]string{}
-	sizes := []int{0, 5, HeadBytes, HeadBytes + 1, 300, 2000}
+	sizes := []int{0, 5, HeadBytes, HeadBytes + 1, 100, 300, 900, 2000}
+	sawHeads := false
 	seed := uint64(1)
 	rnd := func(n int) int { // xorshift: the same sequence on every run
 		seed ^= seed << 13
@@ -525,7 +529,7 @@ func TestCacheMatchesModel(t *testing.T) {
 		return int(seed % uint64(n))
 	}
 	for i := range 40000 {
-		k := fmt.Sprintf("k%04d", rnd(700))
+		k := fmt.Sprintf("k%04d", rnd(2000))
 		switch op := rnd(10); {
 		case op < 4:
 			v := headValue(k+strconv.Itoa(i), sizes[rnd(len(sizes))])
@@ -559,19 +563,27 @@ func TestCacheMatchesModel(t *testing.T) {
 			for j := range c.shards {
 				sh := &c.shards[j]
 				sh.mu.Lock()
-				var n int64
+				var n, heads int64
 				for _, e := range sh.m {
 					n += e.cost()
+					if e.head {
+						heads++
+					}
 				}
-				if n != sh.bytes {
-					t.Fatalf("op %d: shard %d accounts %d bytes, holds %d", i, j, sh.bytes, n)
+				accBytes, accHeads := sh.bytes, sh.heads
+				sh.mu.Unlock() // before Fatalf: the cleanup's Close takes the lock
+				if n != accBytes || heads != accHeads {
+					t.Fatalf("op %d: shard %d accounts %d bytes and %d heads, holds %d and %d", i, j, accBytes, accHeads, n, heads)
 				}
 				sum += n
-				sh.mu.Unlock()
 			}
 			if sum > limit {
 				t.Fatalf("op %d: cache holds %d bytes, limit %d", i, sum, limit)
 			}
+			sawHeads = sawHeads || StatsOf(c).CacheHeads > 0
 		}
+	}
+	if !sawHeads {
+		t.Fatal("the cache never kept a head: the test misses its point")
 	}
 }

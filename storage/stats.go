@@ -28,10 +28,12 @@ type Stats struct {
 
 	// Cache is set when reads go through a read cache of CacheMaxBytes, which
 	// holds CacheBytes; CacheComplete while it holds every key of the engine
-	// (a miss needs no engine read).
+	// (a miss needs no engine read). CacheHeads of its entries hold only the
+	// start of their value (see Cached).
 	Cache                     bool
 	CacheMaxBytes, CacheBytes int64
 	CacheComplete             bool
+	CacheHeads                int64
 }
 
 // StatsOf returns the Stats of e and the layers under it.
@@ -75,6 +77,7 @@ func (c *cachedEngine) stats(st *Stats) {
 		sh := &c.shards[i]
 		sh.mu.Lock()
 		st.CacheBytes += sh.bytes
+		st.CacheHeads += sh.heads
 		sh.mu.Unlock()
 	}
 	st.CacheComplete = c.complete.Load()
