@@ -168,7 +168,7 @@ func (t *txn) reset() {
 // not it has expired. found is false when there is none; ok is false when the
 // stored bytes do not decode.
 func (t *txn) loadRecord(k []byte) (rec record, found, ok bool) {
-	return t.decodeStored(t.get(k))
+	return decodeStored(t.get(k))
 }
 
 // loadHeader is loadRecord for a write that replaces or deletes the record
@@ -177,13 +177,15 @@ func (t *txn) loadRecord(k []byte) (rec record, found, ok bool) {
 // read cache answers it even for a key whose value it no longer holds
 // (storage.GetHead).
 func (t *txn) loadHeader(k []byte) (rec record, found, ok bool) {
-	rec, found, ok = t.decodeStored(t.read(k, maxRecordHeader))
+	rec, found, ok = decodeStored(t.read(k, maxRecordHeader))
 	rec.payload = nil
 	return rec, found, ok
 }
 
-func (t *txn) decodeStored(v []byte, found bool) (rec record, _, ok bool) {
-	if !found {
+// decodeStored decodes v, the value read for a data key, when stored says
+// there was one.
+func decodeStored(v []byte, stored bool) (rec record, found, ok bool) {
+	if !stored {
 		return record{}, false, true
 	}
 	rec, ok = decodeRecord(v)

@@ -46,9 +46,10 @@ const (
 // HeadBytes but keeps their first HeadBytes ("heads"): a Get of such a key
 // reads the engine, but GetHead, all a plain SET, MSET or DEL needs of the
 // key it overwrites (whether it exists, and its expiry), does not, and the
-// cache stays complete. Dropping a whole entry (or an uncacheable value, or a
-// failed Write) ends completeness: from then on a miss reads the engine and
-// fills, as above.
+// cache stays complete. A value too large to cache whole (a quarter of a
+// shard) is cached as its head. Dropping a whole entry (or a failed Write, or
+// a key too long for even a head) ends completeness: from then on a miss
+// reads the engine and fills, as above.
 func Cached(e Engine, maxBytes int64) Engine {
 	if maxBytes <= 0 {
 		return e
@@ -141,6 +142,15 @@ func headEntry(key, val []byte) cacheEntry {
 	e := newCacheEntry(key, val[:HeadBytes], true)
 	e.head = true
 	return e
+}
+
+// headFor returns the head entry of key and val, unless val is too short to
+// have one or the entry would be too large to cache (an enormous key).
+func (c *cachedEngine) headFor(key, val []byte) (cacheEntry, bool) {
+	if len(val) <= HeadBytes || entryCost(len(key), HeadBytes) > c.perShard/4 {
+		return cacheEntry{}, false
+	}
+	return headEntry(key, val), true
 }
 
 // cost is the memory an entry is accounted for.
@@ -301,9 +311,17 @@ func (c *cachedEngine) Write(b *Batch, appliedIndex uint64) error {
 		if found {
 			size += int64(len(op.Value))
 		}
-		if err != nil || (found && size > c.perShard/4) {
-			if err == nil {
-				c.complete.Store(false) // a value too large to cache
+		if err != nil {
+			sh.mu.Unlock()
+			continue
+		}
+		if found && size > c.perShard/4 {
+			// Too large to cache whole (it would flush the shard): only its
+			// head, which keeps the key known; else completeness ends.
+			if h, ok := c.headFor(op.Key, op.Value); ok && c.shortenLocked(sh, h.cost()) {
+				sh.add(h)
+			} else {
+				c.complete.Store(false)
 			}
 			sh.mu.Unlock()
 			continue
@@ -361,10 +379,8 @@ func (c *cachedEngine) load() {
 		sh := c.shard(k)
 		if e.cost() > c.perShard/4 || !c.shortenLocked(sh, e.cost()) {
 			// Only the head, if the value has one and that fits.
-			if len(v) <= HeadBytes {
-				return
-			}
-			if e = headEntry(k, v); !c.shortenLocked(sh, e.cost()) {
+			var ok bool
+			if e, ok = c.headFor(k, v); !ok || !c.shortenLocked(sh, e.cost()) {
 				return
 			}
 		}

@@ -318,15 +318,24 @@ func TestCacheCompleteEnds(t *testing.T) {
 	}
 	mustGet(t, inner, "key-00000", "v")
 
-	// A value too large to cache.
+	// A value too large to cache whole is cached as its head; with a key so
+	// long that not even the head fits, completeness ends.
 	c3, _ := mustCached(t, limit)
-	mustWrite(t, c3, 1, "big", string(make([]byte, limit)))
+	huge := headValue("big", limit)
+	mustWrite(t, c3, 1, "big", huge)
+	if e, ok := c3.cached("big"); !ok || !e.head || !c3.complete.Load() {
+		t.Fatalf("a value too large to cache: entry %+v %v, complete %v", e, ok, c3.complete.Load())
+	}
+	if v, err := GetHead(c3, []byte("big"), HeadBytes); err != nil || string(v) != huge[:HeadBytes] {
+		t.Fatalf("GetHead(big) = %q, %v", v, err)
+	}
+	mustGet(t, c3, "big", huge)
+	longKey := strings.Repeat("k", limit/cacheShards/4)
+	mustWrite(t, c3, 2, longKey, huge)
 	if c3.complete.Load() {
-		t.Fatal("still complete after a value it could not cache")
+		t.Fatal("still complete after a value it could not cache, head included")
 	}
-	if v, err := c3.Get([]byte("big")); err != nil || len(v) != limit {
-		t.Fatalf("big: %d bytes, %v", len(v), err)
-	}
+	mustGet(t, c3, longKey, huge)
 
 	// A failed Write: the engine may hold its keys or not.
 	fe := NewMemory()
