@@ -17,8 +17,8 @@ const (
 	// cacheEntryOverhead approximates the memory of one entry beyond its key
 	// and value bytes (map slot, string and slice headers).
 	cacheEntryOverhead = 64
-	// headScan bounds the entries an eviction visits looking for a value to
-	// shorten to its head before it drops entries instead.
+	// headScan bounds the random picks that make room find no value to cut
+	// to its head before they give up (see shortenLocked).
 	headScan = 64
 )
 
@@ -90,6 +90,7 @@ type cacheShard struct {
 	m     map[string]cacheEntry
 	bytes int64 // the entries' cost
 	heads int64 // entries that hold only a head
+	long  int64 // entries holding a whole value longer than HeadBytes
 }
 
 // add puts e in the shard, in place of any entry of its key the caller has
@@ -100,6 +101,9 @@ func (sh *cacheShard) add(e cacheEntry) {
 	if e.head {
 		sh.heads++
 	}
+	if e.long() {
+		sh.long++
+	}
 }
 
 // remove drops e, the entry of key. Called with sh.mu held.
@@ -108,6 +112,9 @@ func (sh *cacheShard) remove(key string, e cacheEntry) {
 	sh.bytes -= e.cost()
 	if e.head {
 		sh.heads--
+	}
+	if e.long() {
+		sh.long--
 	}
 }
 
@@ -152,6 +159,9 @@ func (c *cachedEngine) headFor(key, val []byte) (cacheEntry, bool) {
 	}
 	return headEntry(key, val), true
 }
+
+// long reports whether e holds a whole value it could keep only the head of.
+func (e *cacheEntry) long() bool { return e.found && !e.head && len(e.val) > HeadBytes }
 
 // cost is the memory an entry is accounted for.
 func (e *cacheEntry) cost() int64 { return entryCost(len(e.key), len(e.val)) }
@@ -234,17 +244,29 @@ func (c *cachedEngine) fill(sh *cacheShard, gen uint64, key, val []byte, found b
 		// Replaced below; removed first so making room cannot pick it.
 		sh.remove(old.key, old)
 	}
-	c.evictLocked(sh, size)
+	c.putLocked(sh, key, val, found)
+}
+
+// putLocked adds the entry of key and val (found: else key is absent) to sh,
+// whose entry of key the caller has removed. It makes room by cutting other
+// values to their heads; failing that, it caches only val's head; failing
+// that too, it drops entries at random, which ends completeness. Called with
+// sh.mu held.
+func (c *cachedEngine) putLocked(sh *cacheShard, key, val []byte, found bool) {
+	size := entryCost(len(key), len(val))
+	if !c.shortenLocked(sh, size) {
+		if h, ok := c.headFor(key, val); found && ok && c.shortenLocked(sh, h.cost()) {
+			sh.add(h)
+			return
+		}
+		c.dropLocked(sh, size)
+	}
 	sh.add(newCacheEntry(key, val, found))
 }
 
-// evictLocked makes room in sh until need more bytes fit: first by keeping
-// only the heads of long values (shortenLocked), then by dropping entries at
-// random, which ends completeness. Called with sh.mu held.
-func (c *cachedEngine) evictLocked(sh *cacheShard, need int64) {
-	if c.shortenLocked(sh, need) {
-		return
-	}
+// dropLocked drops entries of sh at random until need more bytes fit, which
+// ends completeness. Called with sh.mu held.
+func (c *cachedEngine) dropLocked(sh *cacheShard, need int64) {
 	c.complete.Store(false)
 	for k, e := range sh.m {
 		// Map iteration starts at a random place: random eviction.
@@ -255,29 +277,29 @@ func (c *cachedEngine) evictLocked(sh *cacheShard, need int64) {
 	}
 }
 
-// shortenLocked keeps only the first HeadBytes of values longer than that,
-// visiting entries at random, until need more bytes fit in sh. It reports
-// whether they do; it gives up after visiting headScan entries it cannot
-// shorten. Called with sh.mu held.
+// shortenLocked keeps only the first HeadBytes of whole values longer than
+// that, picked at random, until need more bytes fit in sh. It reports
+// whether they do; it gives up after headScan picks find no such value.
+// Each pick starts a new iteration of the map (which starts at a random
+// place) and takes its first entry: walking on from one start would favour
+// the entries behind a run of heads, so runs would grow until a walk could
+// not get past them. Called with sh.mu held.
 func (c *cachedEngine) shortenLocked(sh *cacheShard, need int64) bool {
-	if sh.bytes+need <= c.perShard {
-		return true
-	}
-	misses := 0
-	for k, e := range sh.m {
-		if !e.found || e.head || len(e.val) <= HeadBytes {
-			if misses++; misses == headScan {
-				return false
+	for misses := 0; sh.bytes+need > c.perShard; {
+		if sh.long == 0 || misses == headScan {
+			return false
+		}
+		for k, e := range sh.m {
+			if e.long() {
+				sh.remove(k, e)
+				sh.add(headEntry(unsafe.Slice(unsafe.StringData(k), len(k)), e.val))
+			} else {
+				misses++
 			}
-			continue
-		}
-		sh.remove(k, e)
-		sh.add(headEntry(unsafe.Slice(unsafe.StringData(k), len(k)), e.val))
-		if sh.bytes+need <= c.perShard {
-			return true
+			break
 		}
 	}
-	return false
+	return true
 }
 
 // Write writes b to the engine and brings the cached keys b touches up to
@@ -338,10 +360,8 @@ func (c *cachedEngine) Write(b *Batch, appliedIndex uint64) error {
 			sh.mu.Unlock()
 			continue
 		}
-		// The old entry went first, so making room cannot pick it (it is
-		// replaced here: completeness is not lost).
-		c.evictLocked(sh, size)
-		sh.add(newCacheEntry(op.Key, op.Value, found))
+		// The old entry went first, so making room cannot pick it.
+		c.putLocked(sh, op.Key, op.Value, found)
 		sh.mu.Unlock()
 	}
 	return err
