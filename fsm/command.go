@@ -194,7 +194,14 @@ const (
 // given and rejected deterministically when the command applies.
 func NewSet(key, value []byte, o SetOptions) *Command {
 	if o == (SetOptions{}) {
-		return &Command{Op: OpSet, Args: [][]byte{key, value}}
+		// One allocation for the command and its arguments: the most
+		// frequent command's on every write path.
+		x := &struct {
+			c    Command
+			args [2][]byte
+		}{args: [2][]byte{key, value}}
+		x.c = Command{Op: OpSet, Args: x.args[:]}
+		return &x.c
 	}
 	var flags byte
 	if o.NX {

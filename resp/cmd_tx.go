@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -391,7 +392,7 @@ func cmdExec(c *client, _ [][]byte) {
 		}
 		planned, reply := c.plan(capt, q.cmd, q.args)
 		if planned == nil {
-			e.reply = reply
+			e.reply = bytes.Clone(reply)
 			continue
 		}
 		e.n = len(planned)
@@ -439,7 +440,7 @@ func cmdExec(c *client, _ [][]byte) {
 			}
 			e.reply = c.oneReply(capt, queue[i].cmd)
 		} else {
-			e.reply = c.replay(capt, queue[i].cmd, queue[i].args, rs)
+			e.reply = bytes.Clone(c.replay(capt, queue[i].cmd, queue[i].args, rs))
 		}
 	}
 
@@ -452,19 +453,20 @@ func cmdExec(c *client, _ [][]byte) {
 
 // plan runs cmd's handler in plan mode: its proposals are recorded, not
 // sent. It returns them, or, for a command that proposed nothing, its reply.
+// Both are valid until the next plan or capt.reset: callers copy them.
 func (c *client) plan(capt *captureConn, cmd *command, args [][]byte) ([]*fsm.Command, []byte) {
 	capt.reset()
 	c.tx.mode, c.tx.planned = txPlan, c.tx.planned[:0]
 	cmd.handler(c, args)
 	c.tx.mode = txIdle
 	if len(c.tx.planned) == 0 {
-		return nil, c.oneReply(capt, cmd)
+		return nil, c.captured(capt, cmd)
 	}
-	return append([]*fsm.Command(nil), c.tx.planned...), nil
+	return c.tx.planned, nil
 }
 
 // replay runs cmd's handler again, handing it results for the proposals it
-// planned, and returns the reply it writes.
+// planned, and returns the reply it writes, valid until capt.reset.
 func (c *client) replay(capt *captureConn, cmd *command, args [][]byte, rs []fsm.Result) []byte {
 	capt.reset()
 	c.tx.mode, c.tx.results, c.tx.next = txReplay, rs, 0
@@ -475,17 +477,22 @@ func (c *client) replay(capt *captureConn, cmd *command, args [][]byte, rs []fsm
 		capt.WriteError(ErrTextInternal)
 		c.srv.log.Error("handler proposed differently when replayed", "client", c.id, "command", cmd.fullName)
 	}
-	return c.oneReply(capt, cmd)
+	return c.captured(capt, cmd)
 }
 
-// oneReply returns the reply capt holds, which must be exactly one; anything
-// else is a handler bug, answered with ErrTextInternal.
+// oneReply returns a copy of the reply capt holds (see captured).
 func (c *client) oneReply(capt *captureConn, cmd *command) []byte {
+	return bytes.Clone(c.captured(capt, cmd))
+}
+
+// captured returns the reply capt holds, valid until capt.reset. It must be
+// exactly one; anything else is a handler bug, answered with ErrTextInternal.
+func (c *client) captured(capt *captureConn, cmd *command) []byte {
 	if capt.top != 1 || len(capt.open) != 0 {
 		c.srv.log.Error("EXEC: handler wrote an unexpected number of replies", "client", c.id, "command", cmd.fullName, "replies", capt.top)
 		return redcon.AppendError(nil, ErrTextInternal)
 	}
-	return append([]byte(nil), capt.buf...)
+	return capt.buf
 }
 
 // captureConn collects the replies a handler writes instead of sending them,

@@ -41,11 +41,11 @@ func (c *client) batchableRead(cmd *command) bool {
 
 // pipelined is one command of a pipeline, after lookup.
 type pipelined struct {
-	cmd   *command // nil: unknown command or subcommand (dispatch answers)
-	args  [][]byte
-	reply []byte // its reply, once known
-	first int    // index of its first proposal in the batch
-	n     int    // number of proposals it made
+	cmd    *command // nil: unknown command or subcommand (dispatch answers)
+	args   [][]byte
+	r0, r1 int // its reply, once known: replies[r0:r1] of its run
+	first  int // index of its first proposal in the batch
+	n      int // number of proposals it made
 }
 
 // runPipeline runs first and the rest of the connection's pipeline.
@@ -136,6 +136,14 @@ func (c *client) runWrites(run []pipelined) {
 		c.tx.mode, c.tx.planned, c.tx.results = txIdle, nil, nil
 	}()
 
+	// The replies, in one buffer: each command's is copied out of capt as
+	// soon as it is known.
+	var replies []byte
+	keep := func(p *pipelined, reply []byte) {
+		p.r0 = len(replies)
+		replies = append(replies, reply...)
+		p.r1 = len(replies)
+	}
 	var proposals []*fsm.Command
 	for i := range run {
 		p := &run[i]
@@ -144,7 +152,7 @@ func (c *client) runWrites(run []pipelined) {
 		p.first = len(proposals)
 		planned, reply := c.plan(capt, p.cmd, p.args)
 		if planned == nil {
-			p.reply = reply
+			keep(p, reply)
 			continue
 		}
 		p.n = len(planned)
@@ -185,19 +193,19 @@ func (c *client) runWrites(run []pipelined) {
 		if perr != nil {
 			capt.reset()
 			c.writeError(perr, true)
-			p.reply = c.oneReply(capt, p.cmd)
+			keep(p, c.captured(capt, p.cmd))
 			continue
 		}
-		p.reply = c.replay(capt, p.cmd, p.args, results[p.first:p.first+p.n])
+		keep(p, c.replay(capt, p.cmd, p.args, results[p.first:p.first+p.n]))
 	}
 	c.conn = real
 	obs := c.srv.cfg.Observer
 	elapsed := time.Since(start)
 	for i := range run {
-		real.WriteRaw(run[i].reply)
+		r := replies[run[i].r0:run[i].r1]
+		real.WriteRaw(r)
 		c.srv.stats.commands.Add(1)
 		if obs != nil {
-			r := run[i].reply
 			obs.Observe(run[i].cmd.fullName, elapsed, len(r) > 0 && r[0] == '-')
 		}
 	}
