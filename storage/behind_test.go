@@ -134,19 +134,29 @@ func TestWriteBehindIteratorDoesNotWaitForFlush(t *testing.T) {
 		b.Put([]byte(fmt.Sprintf("a%05d", i)), []byte("v"))
 	}
 	mustWriteBatch(t, w, &b, 1)
-	within := func(what string, fn func() []kv) []kv {
+	within := func(what string, start, end string) []kv {
 		t.Helper()
-		got := make(chan []kv, 1)
-		go func() { got <- fn() }()
+		type result struct {
+			kvs []kv
+			err error
+		}
+		got := make(chan result, 1)
+		go func() {
+			kvs, err := iterate(w, []byte(start), []byte(end))
+			got <- result{kvs, err}
+		}()
 		select {
-		case kvs := <-got:
-			return kvs
+		case r := <-got:
+			if r.err != nil {
+				t.Fatalf("%s: %v", what, r.err)
+			}
+			return r.kvs
 		case <-time.After(10 * time.Second):
 			t.Fatalf("%s waited for the flush", what)
 			return nil
 		}
 	}
-	first := within("the first iterator", func() []kv { return collect(t, w, []byte("a"), []byte("b")) })
+	first := within("the first iterator", "a", "b")
 	if len(first) != 2*maxMergedEntries {
 		t.Fatalf("first iterator: %d pairs, want %d", len(first), 2*maxMergedEntries)
 	}
@@ -155,7 +165,7 @@ func TestWriteBehindIteratorDoesNotWaitForFlush(t *testing.T) {
 	var d Batch
 	d.Delete([]byte("a00002"))
 	mustWriteBatch(t, w, &d, 3)
-	got := within("an iterator during the flush", func() []kv { return collect(t, w, []byte("a00000"), []byte("a00004")) })
+	got := within("an iterator during the flush", "a00000", "a00004")
 	if want := []kv{{"a00000", "v"}, {"a00001", "new"}, {"a00003", "v"}}; !slices.Equal(got, want) {
 		t.Fatalf("during the flush: %v, want %v", got, want)
 	}
@@ -245,6 +255,8 @@ func TestWriteBehindSnapshotDoesNotWait(t *testing.T) {
 	mustWrite(t, inner, 1, "old", "x", "gone", "y")
 	be := &blockingEngine{Engine: inner, inWrite: make(chan struct{}, 8), release: make(chan struct{})}
 	w := mustBehind(t, be, 1<<20)
+	release := sync.OnceFunc(func() { close(be.release) })
+	defer release() // on failure too, before Cleanup closes w
 	var b Batch
 	b.Put([]byte("k"), []byte("v"))
 	b.Delete([]byte("gone"))
@@ -280,7 +292,7 @@ func TestWriteBehindSnapshotDoesNotWait(t *testing.T) {
 	if got := collect(t, s, nil, nil); fmt.Sprint(got) != fmt.Sprint([]kv{{"k", "v"}, {"old", "x"}}) {
 		t.Fatalf("snapshot iterator = %v", got)
 	}
-	close(be.release)
+	release()
 	w.waitFlushed(t)
 	mustGet(t, inner, "k", "v")
 	mustGet(t, w, "k", "later")

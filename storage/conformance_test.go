@@ -122,16 +122,23 @@ type kv struct{ k, v string }
 // collect returns every pair of r in [start, end).
 func collect(t *testing.T, r Reader, start, end []byte) []kv {
 	t.Helper()
+	out, err := iterate(r, start, end)
+	if err != nil {
+		t.Fatalf("iterator: %v", err)
+	}
+	return out
+}
+
+// iterate is collect for a goroutine other than the test's, which must not
+// call t.Fatal: it returns the iterator's error.
+func iterate(r Reader, start, end []byte) ([]kv, error) {
 	it := r.NewIterator(start, end)
 	defer it.Close()
 	var out []kv
 	for it.Next() {
 		out = append(out, kv{string(it.Key()), string(it.Value())})
 	}
-	if err := it.Err(); err != nil {
-		t.Fatalf("iterator: %v", err)
-	}
-	return out
+	return out, it.Err()
 }
 
 func mustContent(t *testing.T, r Reader, want ...kv) {
