@@ -23,6 +23,11 @@ type client struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// now is when the command being run was dispatched (begin): the clock
+	// of its expiry checks, its latency's start and CLIENT LIST's idle time,
+	// read once per command.
+	now time.Time
+
 	// readonly is set by READONLY: reads use cluster.Stale instead of the
 	// node's default consistency until READWRITE.
 	readonly bool
@@ -96,9 +101,17 @@ func (c *client) read(fn func(*fsm.FSM) error) error {
 	return c.srv.node.Read(c.ctx, c.consistency(), fn)
 }
 
+// begin starts a command: it reads the clock for it (see now) and records
+// the connection's activity.
+func (c *client) begin() time.Time {
+	c.now = time.Now()
+	c.info.touch(c.now)
+	return c.now
+}
+
 // readGet reads rkeys[0] into rval and rok.
 func (c *client) readGet(f *fsm.FSM) error {
-	v, ok, err := f.Get(c.rkeys[0], time.Now().UnixMilli())
+	v, ok, err := f.Get(c.rkeys[0], c.now.UnixMilli())
 	c.rval, c.rok = v, ok
 	return err
 }
@@ -106,7 +119,7 @@ func (c *client) readGet(f *fsm.FSM) error {
 // readExists counts into rcount how many of rkeys exist, duplicates counted
 // each time, all at one instant.
 func (c *client) readExists(f *fsm.FSM) error {
-	now := time.Now().UnixMilli()
+	now := c.now.UnixMilli()
 	var n int64
 	for _, k := range c.rkeys {
 		ok, err := f.Exists(k, now)

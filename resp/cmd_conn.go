@@ -389,11 +389,11 @@ func (i *connInfo) init(conn redcon.Conn) {
 	}
 }
 
-// touch records that the connection sent a command just now. The dispatcher
+// touch records that the connection sent a command at now. The dispatcher
 // calls it before looking the command up, then stores the command found in
 // lastCmd (nil for an unknown one, which CLIENT LIST shows as NULL).
-func (i *connInfo) touch() {
-	i.lastActive.Store(time.Now().UnixNano())
+func (i *connInfo) touch(now time.Time) {
+	i.lastActive.Store(now.UnixNano())
 	i.lastCmd.Store(nil)
 }
 

@@ -54,7 +54,7 @@ func cmdSet(c *client, args [][]byte) {
 		c.conn.WriteError(errTextValueTooBig)
 		return
 	}
-	o, errText := parseSetOptions(args[3:], time.Now().UnixMilli())
+	o, errText := parseSetOptions(args[3:], c.now.UnixMilli())
 	if errText != "" {
 		c.conn.WriteError(errText)
 		return

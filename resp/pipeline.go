@@ -147,7 +147,7 @@ func (c *client) runWrites(run []pipelined) {
 	var proposals []*fsm.Command
 	for i := range run {
 		p := &run[i]
-		c.info.touch()
+		c.begin()
 		c.info.lastCmd.Store(p.cmd)
 		p.first = len(proposals)
 		planned, reply := c.plan(capt, p.cmd, p.args)

@@ -233,7 +233,7 @@ func (s *Server) dispatch(conn redcon.Conn, rc redcon.Command) {
 // dispatchOne runs one command: table lookup, arity check, MULTI queueing,
 // handler.
 func (s *Server) dispatchOne(c *client, args [][]byte) {
-	c.info.touch()
+	start := c.begin()
 	cmd := s.cmds.lookup(args[0])
 	if cmd == nil {
 		c.reject(nil, unknownCommandText(args))
@@ -258,7 +258,6 @@ func (s *Server) dispatchOne(c *client, args [][]byte) {
 	}
 	if obs := s.cfg.Observer; obs != nil {
 		c.wroteError = false
-		start := time.Now()
 		cmd.handler(c, args)
 		obs.Observe(cmd.fullName, time.Since(start), c.wroteError)
 	} else {
