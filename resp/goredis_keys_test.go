@@ -530,3 +530,45 @@ func TestFlushAllKeepsNodeMetadata(t *testing.T) {
 		t.Fatalf("node metadata changed by FLUSHALL: %v -> %v (%v)", before, after, err)
 	}
 }
+
+// TestGoRedisReadsSeeExpiry checks that reads judge expiry by the clock when
+// they run: a key whose PX has passed, not yet swept, reads as gone to GET,
+// EXISTS, MGET and a pipeline of them, on a connection that sent commands
+// before it expired.
+func TestGoRedisReadsSeeExpiry(t *testing.T) {
+	s := mustServer(t, mustNode(t), Config{})
+	rdb := mustClient(t, s, nil)
+	ctx := testContext(t)
+	if err := rdb.Set(ctx, "short", "v", 50*time.Millisecond).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, "long", "w", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v := rdb.Get(ctx, "short").Val(); v != "v" {
+		t.Fatalf("GET before the expiry = %q, want v", v)
+	}
+	time.Sleep(120 * time.Millisecond)
+	if err := rdb.Get(ctx, "short").Err(); !errors.Is(err, redis.Nil) {
+		t.Fatalf("GET after the expiry = %v, want nil", err)
+	}
+	if n := rdb.Exists(ctx, "short", "long").Val(); n != 1 {
+		t.Fatalf("EXISTS after the expiry = %d, want 1", n)
+	}
+	if vs := rdb.MGet(ctx, "short", "long").Val(); len(vs) != 2 || vs[0] != nil || vs[1] != "w" {
+		t.Fatalf("MGET after the expiry = %v", vs)
+	}
+	var get *redis.StringCmd
+	var exists *redis.IntCmd
+	if _, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Get(ctx, "long")
+		get = p.Get(ctx, "short")
+		exists = p.Exists(ctx, "short")
+		return nil
+	}); err != nil && !errors.Is(err, redis.Nil) {
+		t.Fatal(err)
+	}
+	if !errors.Is(get.Err(), redis.Nil) || exists.Val() != 0 {
+		t.Fatalf("pipelined after the expiry: GET %v, EXISTS %d", get.Err(), exists.Val())
+	}
+}
