@@ -36,7 +36,12 @@ const (
 // brought the cached keys up to date, and a Get fills a miss only if no Write
 // was in progress when it read the engine and none started since. A fill that
 // races a Write either sees the Write's new value or is discarded, or it lands
-// before the Write updates the cached keys, which then overwrites it.
+// before the Write updates the cached keys, which then overwrites it. While a
+// Write is in progress the engine is ahead of the entries it has yet to
+// update, so a miss that read the engine answers with the key's entry if one
+// was cached meanwhile: otherwise it could answer the newer value and the
+// next read the older entry. For the same reason a head answers a head read
+// only while no Write is in progress.
 //
 // While every key of the engine fits, the cache holds all of them
 // ("complete"): it is loaded at open (and after Replace), every Write adds the
@@ -192,53 +197,67 @@ func (c *cachedEngine) get(key []byte, n int) ([]byte, error) {
 	sh.mu.Lock()
 	e, ok := sh.m[string(key)]
 	complete := c.complete.Load()
-	hit := ok && (!e.head || n >= 0)
-	var v []byte
-	if hit && e.found {
-		// Copied under the lock: Write may overwrite a value in place.
-		if n >= 0 && n < len(e.val) {
-			v = bytes.Clone(e.val[:n])
-		} else {
-			v = bytes.Clone(e.val)
-		}
+	// A head answers a head read, unless a Write is in progress: a Get of
+	// the same key may already have read that Write's value from the engine
+	// (a head is no answer to a Get), and the head is updated only after the
+	// engine; answering the older head after it would go back in time.
+	if ok && (!e.head || (n >= 0 && c.writesQuiet())) {
+		v, err := e.answer(n)
+		sh.mu.Unlock()
+		return v, err
 	}
 	sh.mu.Unlock()
-	if hit {
-		if !e.found {
-			return nil, ErrNotFound
-		}
-		return v, nil
-	}
 	if !ok && complete {
 		return nil, ErrNotFound
 	}
 	gen := c.started.Load()
 	quiet := c.finished.Load() == gen
 	v, err := c.Engine.Get(key)
-	if !quiet {
+	found := err == nil
+	if !found && !errors.Is(err, ErrNotFound) {
 		return v, err
 	}
-	switch {
-	case err == nil:
-		c.fill(sh, gen, key, v, true)
-	case errors.Is(err, ErrNotFound):
-		c.fill(sh, gen, key, nil, false)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	// An entry cached while the engine was read answers instead: it was
+	// filled before a Write now in progress, or is that Write's update, and
+	// other readers hit it. During a Write the engine is ahead of the entries
+	// the Write has yet to update, so answering the engine's newer value
+	// here and the entry's older one to the next read would go back in time.
+	if e, ok := sh.m[string(key)]; ok && !e.head {
+		return e.answer(n)
+	}
+	if quiet && c.started.Load() == gen {
+		c.fillLocked(sh, key, v, found)
 	}
 	return v, err
 }
 
-// fill caches (a copy of) an engine answer read when gen Writes had started
-// (and finished), unless another Write has started since; it makes room in
-// the shard if it is full.
-func (c *cachedEngine) fill(sh *cacheShard, gen uint64, key, val []byte, found bool) {
-	size := entryCost(len(key), len(val))
-	if size > c.perShard/4 {
-		return // one huge value would flush the shard
+// answer is what a read of at least n bytes (all when n < 0) gets from e: a
+// copy, as Write may overwrite a value in place. Called with the shard lock
+// held.
+func (e *cacheEntry) answer(n int) ([]byte, error) {
+	switch {
+	case !e.found:
+		return nil, ErrNotFound
+	case n >= 0 && n < len(e.val):
+		return bytes.Clone(e.val[:n]), nil
 	}
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if c.started.Load() != gen {
-		return
+	return bytes.Clone(e.val), nil
+}
+
+// writesQuiet reports whether no Write is in progress.
+func (c *cachedEngine) writesQuiet() bool {
+	started := c.started.Load()
+	return c.finished.Load() == started
+}
+
+// fillLocked caches (a copy of) an engine answer read when no Write was in
+// progress and none has started since; it makes room in the shard if it is
+// full. Called with sh.mu held.
+func (c *cachedEngine) fillLocked(sh *cacheShard, key, val []byte, found bool) {
+	if entryCost(len(key), len(val)) > c.perShard/4 {
+		return // one huge value would flush the shard
 	}
 	if old, ok := sh.m[string(key)]; ok {
 		// Replaced below; removed first so making room cannot pick it.
