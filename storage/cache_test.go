@@ -590,17 +590,20 @@ func TestCacheMatchesModel(t *testing.T) {
 			for j := range c.shards {
 				sh := &c.shards[j]
 				sh.mu.Lock()
-				var n, heads int64
+				var n, heads, long int64
 				for _, e := range sh.m {
 					n += e.cost()
 					if e.head {
 						heads++
 					}
+					if e.long() {
+						long++
+					}
 				}
-				accBytes, accHeads := sh.bytes, sh.heads
+				acc := [3]int64{sh.bytes, sh.heads, sh.long}
 				sh.mu.Unlock() // before Fatalf: the cleanup's Close takes the lock
-				if n != accBytes || heads != accHeads {
-					t.Fatalf("op %d: shard %d accounts %d bytes and %d heads, holds %d and %d", i, j, accBytes, accHeads, n, heads)
+				if held := [3]int64{n, heads, long}; acc != held {
+					t.Fatalf("op %d: shard %d accounts %v (bytes, heads, long values), holds %v", i, j, acc, held)
 				}
 				sum += n
 			}
