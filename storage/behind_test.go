@@ -578,8 +578,7 @@ func TestSortEntriesOrdersLikeStrings(t *testing.T) {
 // reaches the cache's heads below it without reading the engine.
 func TestWriteBehindGetHead(t *testing.T) {
 	inner := NewMemory()
-	eng := &countingEngine{Engine: inner}
-	c := Cached(eng, 256<<10).(*cachedEngine)
+	c, eng := countedCache(t, inner, 256<<10)
 	w := mustBehind(t, c, 64<<10)
 	// 400 KB of values: most reach the engine, and the cache keeps only the
 	// heads of some.

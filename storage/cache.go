@@ -156,13 +156,18 @@ func headEntry(key, val []byte) cacheEntry {
 	return e
 }
 
-// headFor returns the head entry of key and val, unless val is too short to
-// have one or the entry would be too large to cache (an enormous key).
-func (c *cachedEngine) headFor(key, val []byte) (cacheEntry, bool) {
-	if len(val) <= HeadBytes || entryCost(len(key), HeadBytes) > c.perShard/4 {
-		return cacheEntry{}, false
+// putHeadLocked caches only the head of val under key, cutting other values
+// to their heads to make room, and reports whether it did: not when val is
+// too short to have a head, the entry would be too large to cache (an
+// enormous key), or no room could be made without dropping keys. The caller
+// has removed key's entry. Called with sh.mu held (or, by load, alone).
+func (c *cachedEngine) putHeadLocked(sh *cacheShard, key, val []byte) bool {
+	cost := entryCost(len(key), HeadBytes)
+	if len(val) <= HeadBytes || cost > c.perShard/4 || !c.shortenLocked(sh, cost) {
+		return false
 	}
-	return headEntry(key, val), true
+	sh.add(headEntry(key, val))
+	return true
 }
 
 // long reports whether e holds a whole value it could keep only the head of.
@@ -274,8 +279,7 @@ func (c *cachedEngine) fillLocked(sh *cacheShard, key, val []byte, found bool) {
 func (c *cachedEngine) putLocked(sh *cacheShard, key, val []byte, found bool) {
 	size := entryCost(len(key), len(val))
 	if !c.shortenLocked(sh, size) {
-		if h, ok := c.headFor(key, val); found && ok && c.shortenLocked(sh, h.cost()) {
-			sh.add(h)
+		if found && c.putHeadLocked(sh, key, val) {
 			return
 		}
 		c.dropLocked(sh, size)
@@ -359,9 +363,7 @@ func (c *cachedEngine) Write(b *Batch, appliedIndex uint64) error {
 		if found && size > c.perShard/4 {
 			// Too large to cache whole (it would flush the shard): only its
 			// head, which keeps the key known; else completeness ends.
-			if h, ok := c.headFor(op.Key, op.Value); ok && c.shortenLocked(sh, h.cost()) {
-				sh.add(h)
-			} else {
+			if !c.putHeadLocked(sh, op.Key, op.Value) {
 				c.complete.Store(false)
 			}
 			sh.mu.Unlock()
@@ -414,16 +416,12 @@ func (c *cachedEngine) load() {
 	defer it.Close()
 	for it.Next() {
 		k, v := it.Key(), it.Value()
-		e := newCacheEntry(k, v, true)
 		sh := c.shard(k)
-		if e.cost() > c.perShard/4 || !c.shortenLocked(sh, e.cost()) {
-			// Only the head, if the value has one and that fits.
-			var ok bool
-			if e, ok = c.headFor(k, v); !ok || !c.shortenLocked(sh, e.cost()) {
-				return
-			}
+		if cost := entryCost(len(k), len(v)); cost <= c.perShard/4 && c.shortenLocked(sh, cost) {
+			sh.add(newCacheEntry(k, v, true))
+		} else if !c.putHeadLocked(sh, k, v) {
+			return // only its head would do, and not even that fits
 		}
-		sh.add(e)
 	}
 	if it.Err() == nil {
 		c.complete.Store(true)

@@ -248,15 +248,23 @@ func (c *countingEngine) Get(key []byte) ([]byte, error) {
 	return c.Engine.Get(key)
 }
 
+// countedCache opens a cache of maxBytes over e, counting the Gets that reach
+// e; the cache is closed at cleanup.
+func countedCache(t *testing.T, e Engine, maxBytes int64) (*cachedEngine, *countingEngine) {
+	t.Helper()
+	eng := &countingEngine{Engine: e}
+	c := Cached(eng, maxBytes).(*cachedEngine)
+	t.Cleanup(func() { _ = c.Close() })
+	return c, eng
+}
+
 // While the engine fits, the cache holds all of it: it loads the engine at
 // open, writes add the keys they put, and a miss is an absent key, answered
 // without reading the engine.
 func TestCacheComplete(t *testing.T) {
 	inner := NewMemory()
 	mustWrite(t, inner, 1, "a", "1", "b", "2")
-	eng := &countingEngine{Engine: inner}
-	c := Cached(eng, 1<<20).(*cachedEngine)
-	t.Cleanup(func() { _ = c.Close() })
+	c, eng := countedCache(t, inner, 1<<20)
 	if !c.complete.Load() {
 		t.Fatal("a cache that holds the whole engine is not complete")
 	}
@@ -444,10 +452,7 @@ func headValue(key string, n int) string {
 // only for the keys whose values it dropped.
 func TestCacheKeepsHeads(t *testing.T) {
 	const limit = 1 << 20
-	inner := NewMemory()
-	eng := &countingEngine{Engine: inner}
-	c := Cached(eng, limit).(*cachedEngine)
-	t.Cleanup(func() { _ = c.Close() })
+	c, eng := countedCache(t, NewMemory(), limit)
 	const keys = 3000 // 3 MB of values; their heads take about 0.3 MB
 	for i := range keys {
 		k := fmt.Sprintf("key-%05d", i)
@@ -629,10 +634,7 @@ func TestCacheMatchesModel(t *testing.T) {
 // check of that case.)
 func TestCacheStaysCompleteUnderOverwrites(t *testing.T) {
 	const limit = 64 << 20
-	inner := NewMemory()
-	eng := &countingEngine{Engine: inner}
-	c := Cached(eng, limit).(*cachedEngine)
-	t.Cleanup(func() { _ = c.Close() })
+	c, eng := countedCache(t, NewMemory(), limit)
 	const keys = 100000
 	latest := make([]string, keys)
 	seed := uint64(7)
