@@ -14,13 +14,21 @@
 # and 1 KiB, random keys (-r 100000). GET rows for riot at each read
 # consistency level, on the leader only and spread over all three nodes (one
 # redis-benchmark per node, run at the same time, requests/s summed), each
-# level against its own redis-server reference measured just before and just
-# after it.
+# level against its own redis-server reference, measured before the level's
+# rows and after each repetition of them.
+#
+# The machine's speed moves from minute to minute (two runs of one row a
+# minute apart can differ by a third), so the rows the targets name (SET
+# with 64 B values at -c 1, -c 50 and -c 50 -P 16, and the GET rows per
+# consistency level) are measured BENCH_REPEAT times (default 3), riot and
+# its references alternating, and report the median of each column; every
+# measurement is listed under the tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 N=${BENCH_N:-100000}
 R=100000
+REPEAT=${BENCH_REPEAT:-3}
 work=$(mktemp -d /tmp/riot-bench.XXXXXX)
 pids=()
 
@@ -119,6 +127,15 @@ bench_all() {
 rows=()
 row() { rows+=("$1"); echo "$1" >&2; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+# median of its arguments (the lower middle one for an even count)
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+# col N "a b c" "d e f"...: the Nth field of each argument
+col() {
+	local i=$1
+	shift
+	for x in "$@"; do awk -v i="$i" '{print $i}' <<<"$x"; done
+}
+repeats=()
 
 header="| test | value | clients | riot rps | riot p50 ms | riot p99 ms | redis (aof always) rps | p50 | ratio | redis (no persistence) rps | p50 | ratio |"
 sep="|---|---|---|---|---|---|---|---|---|---|---|---|"
@@ -127,9 +144,20 @@ start_riot linearizable
 for size in 64 1024; do
 	for test in set get incr mset; do
 		for conc in "-c 1" "-c 50" "-c 50 -P 16"; do
-			read -r rr rp50 rp99 <<<"$(bench "$leader_port" "$test" "$size" $conc)"
-			read -r fr fp50 _ <<<"$(bench 7101 "$test" "$size" $conc)"
-			read -r mr mp50 _ <<<"$(bench 7102 "$test" "$size" $conc)"
+			reps=1
+			if [ "$test" = set ] && [ "$size" = 64 ]; then reps=$REPEAT; fi
+			rs=() fs=() ms=()
+			for _ in $(seq 1 "$reps"); do
+				rs+=("$(bench "$leader_port" "$test" "$size" $conc)")
+				fs+=("$(bench 7101 "$test" "$size" $conc)")
+				ms+=("$(bench 7102 "$test" "$size" $conc)")
+			done
+			rr=$(median $(col 1 "${rs[@]}")) rp50=$(median $(col 2 "${rs[@]}")) rp99=$(median $(col 3 "${rs[@]}"))
+			fr=$(median $(col 1 "${fs[@]}")) fp50=$(median $(col 2 "${fs[@]}"))
+			mr=$(median $(col 1 "${ms[@]}")) mp50=$(median $(col 2 "${ms[@]}"))
+			if [ "$reps" -gt 1 ]; then
+				repeats+=("| ${test^^} $size B $conc | $(col 1 "${rs[@]}" | paste -sd/ | sed 's|/| / |g') | $(col 2 "${rs[@]}" | paste -sd/ | sed 's|/| / |g') | $(col 1 "${fs[@]}" | paste -sd/ | sed 's|/| / |g') | $(col 2 "${fs[@]}" | paste -sd/ | sed 's|/| / |g') | $(col 1 "${ms[@]}" | paste -sd/ | sed 's|/| / |g') |")
+			fi
 			row "| ${test^^} | $size B | $conc | $rr | $rp50 | $rp99 | $fr | $fp50 | $(ratio "$rr" "$fr") | $mr | $mp50 | $(ratio "$rr" "$mr") |"
 		done
 	done
@@ -145,14 +173,22 @@ done
 read_rows=()
 for lvl in linearizable lease stale; do
 	start_riot "$lvl"
-	read -r mr1 _ _ <<<"$(bench 7102 get 64 -c 50)"
+	ms=("$(bench 7102 get 64 -c 50)")
 	redis-benchmark -p "$leader_port" -t set -n "$R" -r "$R" -d 64 -c 50 >/dev/null 2>&1 || true
-	read -r lr lp50 lp99 <<<"$(bench "$leader_port" get 64 -c 50)"
-	read -r ar ap50 ap99 <<<"$(bench_all get 64 -c 50)"
-	read -r mr2 _ _ <<<"$(bench 7102 get 64 -c 50)"
-	mr=$(awk -v a="$mr1" -v b="$mr2" 'BEGIN { printf "%.2f", (a + b) / 2 }')
-	read_rows+=("| $lvl | leader only | $lr | $lp50 | $lp99 | $mr1 / $mr2 | $(ratio "$lr" "$mr") |")
-	read_rows+=("| $lvl | all 3 nodes | $ar | $ap50 | $ap99 | $mr1 / $mr2 | $(ratio "$ar" "$mr") |")
+	ls=() as=()
+	for _ in $(seq 1 "$REPEAT"); do
+		ls+=("$(bench "$leader_port" get 64 -c 50)")
+		as+=("$(bench_all get 64 -c 50)")
+		ms+=("$(bench 7102 get 64 -c 50)")
+	done
+	lr=$(median $(col 1 "${ls[@]}")) lp50=$(median $(col 2 "${ls[@]}")) lp99=$(median $(col 3 "${ls[@]}"))
+	ar=$(median $(col 1 "${as[@]}")) ap50=$(median $(col 2 "${as[@]}")) ap99=$(median $(col 3 "${as[@]}"))
+	mr=$(median $(col 1 "${ms[@]}"))
+	mall=$(col 1 "${ms[@]}" | paste -sd/ | sed 's|/| / |g')
+	read_rows+=("| $lvl | leader only | $lr | $lp50 | $lp99 | $mr | $(ratio "$lr" "$mr") |")
+	read_rows+=("| $lvl | all 3 nodes | $ar | $ap50 | $ap99 | $mr | $(ratio "$ar" "$mr") |")
+	repeats+=("| GET $lvl, leader only | $(col 1 "${ls[@]}" | paste -sd/ | sed 's|/| / |g') | $(col 2 "${ls[@]}" | paste -sd/ | sed 's|/| / |g') | | | $mall |")
+	repeats+=("| GET $lvl, all 3 nodes | $(col 1 "${as[@]}" | paste -sd/ | sed 's|/| / |g') | $(col 2 "${as[@]}" | paste -sd/ | sed 's|/| / |g') | | | |")
 	echo "${read_rows[-2]}" >&2
 	echo "${read_rows[-1]}" >&2
 done
@@ -165,9 +201,15 @@ done
 	echo "$sep"
 	printf '%s\n' "${rows[@]}"
 	echo
-	echo "GET -c 50, 64 B values, per read consistency (ratio against redis-server without persistence, measured right before and right after each level's rows: the mean of the two):"
+	echo "GET -c 50, 64 B values, per read consistency (ratio against redis-server without persistence, measured before each level's riot rows and after each repetition of them: the median):"
 	echo
-	echo "| consistency | where | riot rps | p50 ms | p99 ms | redis rps before / after | ratio |"
+	echo "| consistency | where | riot rps | p50 ms | p99 ms | redis rps | ratio |"
 	echo "|---|---|---|---|---|---|---|"
 	printf '%s\n' "${read_rows[@]}"
+	echo
+	echo "Each measurement of the repeated rows, in order (the tables give the medians):"
+	echo
+	echo "| row | riot rps | riot p50 ms | redis (aof always) rps | p50 | redis (no persistence) rps |"
+	echo "|---|---|---|---|---|---|"
+	printf '%s\n' "${repeats[@]}"
 } | tee "${BENCH_OUT:-/dev/null}"
