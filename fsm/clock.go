@@ -55,3 +55,11 @@ func (f *FSM) putClock(t *txn) {
 	t.write(pending{key: clockKey, val: v})
 	f.clockStored = f.clock
 }
+
+// MillisToSeconds rounds a non-negative number of milliseconds to the nearest
+// second, half up, as Redis's TTL and EXPIRETIME report them, without
+// overflowing near the largest int64 (an expiry set with PEXPIREAT can be
+// that far away).
+func MillisToSeconds(ms int64) int64 {
+	return ms/1000 + (ms%1000+500)/1000
+}

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"math"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -57,5 +58,17 @@ func TestClockNeverGoesBackwards(t *testing.T) {
 	mustRestore(t, h, mustPersist(t, g))
 	if h.clock != 10_200 {
 		t.Fatalf("clock after restore %d; want 10200", h.clock)
+	}
+}
+
+func TestMillisToSeconds(t *testing.T) {
+	for _, c := range []struct{ ms, want int64 }{
+		{0, 0}, {499, 0}, {500, 1}, {1499, 1}, {1500, 2}, {4102444800555, 4102444801},
+		{math.MaxInt64 - 308, 9223372036854775}, // ...775499
+		{math.MaxInt64, 9223372036854776},       // ...775807: Redis's reply, no overflow
+	} {
+		if got := MillisToSeconds(c.ms); got != c.want {
+			t.Errorf("MillisToSeconds(%d) = %d, want %d", c.ms, got, c.want)
+		}
 	}
 }

@@ -44,18 +44,12 @@ func ValidFloat(b []byte) bool {
 }
 
 // parseLongDouble parses b as Redis's string2ld does: strtold in the C locale
-// must consume all of it (stopping at a NUL byte), no leading space, and
-// neither NaN nor a result that overflows or underflows to zero is accepted.
+// must consume all of it (a NUL byte ends strtold's input early, so b must
+// hold none), no leading space, and neither NaN nor a result that overflows
+// or underflows to zero is accepted.
 func parseLongDouble(b []byte) (*big.Rat, ldStatus) {
-	if len(b) == 0 || len(b) >= maxLongDoubleChars {
+	if len(b) == 0 || len(b) >= maxLongDoubleChars || bytes.IndexByte(b, 0) >= 0 {
 		return nil, ldInvalid
-	}
-	if i := bytes.IndexByte(b, 0); i >= 0 {
-		b = b[:i]
-	}
-	if len(b) == 0 {
-		// strtold converts nothing and leaves the end pointer on the NUL.
-		return new(big.Rat), ldFinite
 	}
 	switch b[0] {
 	case ' ', '\t', '\n', '\v', '\f', '\r':

@@ -184,6 +184,8 @@ func applyGetEx(t *txn, c *Command) Result {
 		return *errRes
 	}
 	switch {
+	case o.NotInteger:
+		return errResult(ErrTextNotInteger)
 	case o.TTL != 0:
 		when, ok := addInt64(t.now, o.TTL)
 		if o.TTL < 0 || !ok {

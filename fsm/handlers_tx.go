@@ -192,7 +192,7 @@ func applyPTTL(t *txn, c *Command) Result {
 		v = max(rec.expireAt-t.now, 0)
 	}
 	if flags&TTLSeconds != 0 {
-		v = (v + 500) / 1000
+		v = MillisToSeconds(v)
 	}
 	return intResult(v)
 }

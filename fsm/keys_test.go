@@ -141,6 +141,10 @@ func TestGetDelAndGetEx(t *testing.T) {
 		{35, NewGetEx(b("g"), GetExOptions{TTL: 5, Persist: true}), "(error) " + ErrTextSyntax},
 		{36, NewGetEx(b("g"), GetExOptions{TTL: 5, ExpireAt: 5}), "(error) " + ErrTextSyntax},
 		{37, NewGetEx(b("missing"), GetExOptions{TTL: 5}), "(nil)"},
+		// A bad expiry answers as the key is, and changes nothing.
+		{38, NewGetEx(b("g"), GetExOptions{NotInteger: true}), "(error) " + ErrTextNotInteger},
+		{38, NewGetEx(b("missing"), GetExOptions{NotInteger: true}), "(nil)"},
+		{38, NewGetEx(b("missing"), GetExOptions{TTL: -1}), "(nil)"},
 	})
 	checkProbes(t, f, []probe{{key: "g", now: 50, val: "v"}})
 	apply(t, f, []step{
@@ -230,8 +234,8 @@ func TestLongDouble(t *testing.T) {
 		{"0", "1e0000000000000000000000010", "10000000000"},
 		{"0", "1e-99999999999999999999", ErrTextNotFloat},
 		{"0", "0e99999999999999999999", "0"},
-		{"0", "5\x00junk", "5"},
-		{"0", "\x00", "0"},
+		{"0", "5\x00junk", ErrTextNotFloat}, // a NUL ends strtold early: not all parsed
+		{"0", "\x00", ErrTextNotFloat},
 		{"0", " 1", ErrTextNotFloat},
 		{"0", "1 ", ErrTextNotFloat},
 		{"0", "", ErrTextNotFloat},

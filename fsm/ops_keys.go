@@ -113,6 +113,12 @@ type GetExOptions struct {
 	ExpireAt int64
 	// Persist removes the key's expiry.
 	Persist bool
+	// NotInteger marks an expiry that was not an integer: the command
+	// answers nil, WRONGTYPE or ErrTextNotInteger, as the key is, and
+	// changes nothing. (An expiry that is an integer but out of range is
+	// sent as a negative TTL, which the command answers the same way with
+	// ErrTextInvalidGetEx.)
+	NotInteger bool
 }
 
 // Flags of the GETEX options argument.
@@ -120,6 +126,7 @@ const (
 	getexTTL byte = 1 << iota
 	getexExpireAt
 	getexPersist
+	getexNotInteger
 )
 
 // NewGetEx returns a GETEX command. Conflicting options are encoded as given
@@ -131,6 +138,9 @@ func NewGetEx(key []byte, o GetExOptions) *Command {
 	opt := []byte{0}
 	if o.Persist {
 		opt[0] |= getexPersist
+	}
+	if o.NotInteger {
+		opt[0] |= getexNotInteger
 	}
 	if o.TTL != 0 {
 		opt[0] |= getexTTL
@@ -146,12 +156,13 @@ func NewGetEx(key []byte, o GetExOptions) *Command {
 // decodeGetExOptions parses the options argument of a GETEX command.
 func decodeGetExOptions(b []byte) (GetExOptions, bool) {
 	var o GetExOptions
-	if len(b) == 0 || b[0]&^(getexTTL|getexExpireAt|getexPersist) != 0 {
+	if len(b) == 0 || b[0]&^(getexTTL|getexExpireAt|getexPersist|getexNotInteger) != 0 {
 		return o, false
 	}
 	flags := b[0]
 	b = b[1:]
 	o.Persist = flags&getexPersist != 0
+	o.NotInteger = flags&getexNotInteger != 0
 	for _, f := range [...]struct {
 		bit byte
 		v   *int64

@@ -33,7 +33,7 @@ const (
 )
 
 func registerConnectionCommands(t *table) {
-	t.register(&command{name: "ping", arity: -1, maxArgs: 2, flags: flagFast, handler: cmdPing})
+	t.register(&command{name: "ping", arity: -1, flags: flagFast, handler: cmdPing})
 	t.register(&command{name: "echo", arity: 2, flags: flagFast, handler: cmdEcho})
 	t.register(&command{name: "quit", arity: -1, flags: flagFast, handler: cmdQuit})
 	t.register(&command{name: "select", arity: 2, flags: flagFast, handler: cmdSelect})
@@ -55,7 +55,15 @@ func registerConnectionCommands(t *table) {
 }
 
 // PING [message]
+//
+// Like Redis, PING checks its argument count when it runs, not when it is
+// queued: inside MULTI a PING with too many arguments is queued and fails
+// as its element of EXEC's reply.
 func cmdPing(c *client, args [][]byte) {
+	if len(args) > 2 {
+		c.conn.WriteError("ERR wrong number of arguments for 'ping' command")
+		return
+	}
 	if len(args) == 2 {
 		c.conn.WriteBulk(args[1])
 		return

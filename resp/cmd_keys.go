@@ -355,11 +355,11 @@ func ttlCommand(c *client, key []byte, what ttlReply) {
 	case at == 0:
 		n = -1
 	case what == ttlSeconds:
-		n = (max(at-now, 0) + 500) / 1000
+		n = fsm.MillisToSeconds(max(at-now, 0))
 	case what == ttlMillis:
 		n = max(at-now, 0)
 	case what == expireTimeSeconds:
-		n = (at + 500) / 1000
+		n = fsm.MillisToSeconds(at)
 	default:
 		n = at
 	}

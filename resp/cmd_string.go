@@ -303,28 +303,26 @@ func cmdGetEx(c *client, args [][]byte) {
 	var o fsm.GetExOptions
 	o.Persist = persist
 	if unit != expireNone {
+		// A bad expiry is still proposed: Redis answers nil for a missing
+		// key and WRONGTYPE before it looks at the expiry, and the state
+		// machine knows the key as of this command's place in the log
+		// (inside MULTI, after the commands queued before it).
 		ms, ok := parseInt(exp)
-		errText := errTextNotInteger
-		if ok {
-			seconds := unit == expireEX || unit == expireEXAT
-			errText = fsm.ErrTextInvalidGetEx
-			switch {
-			case ms <= 0 || seconds && ms > math.MaxInt64/1000:
-				ok = false
-			case seconds:
+		seconds := unit == expireEX || unit == expireEXAT
+		switch {
+		case !ok:
+			o.NotInteger = true
+		case ms <= 0 || seconds && ms > math.MaxInt64/1000:
+			o.TTL = -1 // refused with fsm.ErrTextInvalidGetEx
+		case unit == expireEX || unit == expirePX:
+			if seconds {
 				ms *= 1000
 			}
-			if ok && (unit == expireEX || unit == expirePX) && ms > math.MaxInt64-time.Now().UnixMilli() {
-				ok = false
+			o.TTL = ms // the state machine refuses a sum past the largest time
+		default:
+			if seconds {
+				ms *= 1000
 			}
-		}
-		if !ok {
-			getExBadExpiry(c, args[1], errText)
-			return
-		}
-		if unit == expireEX || unit == expirePX {
-			o.TTL = ms
-		} else {
 			o.ExpireAt = ms
 		}
 	}
@@ -334,26 +332,6 @@ func cmdGetEx(c *client, args [][]byte) {
 		return
 	}
 	c.propose(fsm.NewGetEx(args[1], o))
-}
-
-// getExBadExpiry answers a GETEX whose expiry value is bad as Redis does:
-// nil for a missing key, WRONGTYPE for another type, else errText.
-func getExBadExpiry(c *client, key []byte, errText string) {
-	var typ string
-	err := c.read(func(f *fsm.FSM) (err error) {
-		typ, err = f.Type(key, time.Now().UnixMilli())
-		return err
-	})
-	switch {
-	case err != nil:
-		c.writeError(err, false)
-	case typ == "none":
-		c.conn.WriteNull()
-	case typ != "string":
-		c.conn.WriteError(fsm.ErrTextWrongType)
-	default:
-		c.conn.WriteError(errText)
-	}
 }
 
 // MGET key [key ...]: nil for missing keys and keys of another type.
