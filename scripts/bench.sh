@@ -127,8 +127,11 @@ bench_all() {
 rows=()
 row() { rows+=("$1"); echo "$1" >&2; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
-# median of its arguments (the lower middle one for an even count)
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+# median of its arguments (for an even count, the mean of the middle two)
+median() {
+	printf '%s\n' "$@" | sort -g |
+		awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else printf "%.2f\n", (v[NR/2]+v[NR/2+1])/2}'
+}
 # col N "a b c" "d e f"...: the Nth field of each argument
 col() {
 	local i=$1
