@@ -327,7 +327,13 @@ func cmdGetEx(c *client, args [][]byte) {
 		}
 	}
 	if o == (fsm.GetExOptions{}) {
-		// Without options GETEX is a GET.
+		// Without options GETEX is a GET. In a run of pipelined writes (or
+		// a transaction) it reads through the batch, after the writes
+		// before it; alone it is a plain read.
+		if c.tx.mode != txIdle {
+			c.propose(fsm.NewGet(args[1]))
+			return
+		}
 		cmdGet(c, args[:2])
 		return
 	}

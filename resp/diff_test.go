@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -23,8 +24,8 @@ var (
 // not, to riot and to a real redis-server, one at a time over one RESP2
 // connection each, and requires the same reply to every one: values, nils,
 // integers, arrays and the exact text of every error. The commands are the
-// string and keyspace commands riot implements, alone and in MULTI/EXEC
-// blocks, over a few keys so they collide, with arguments drawn from edge cases (empty, signs, overflow,
+// string and keyspace commands riot implements, alone, in pipelines and in
+// MULTI/EXEC blocks, over a few keys so they collide, with arguments drawn from edge cases (empty, signs, overflow,
 // floats, junk, option combinations Redis refuses) and with argument counts
 // off by one now and then. Replies that depend on the clock are compared by
 // kind (TTL: missing, no expiry, or a positive time left). Every expiry used
@@ -47,31 +48,43 @@ func TestRandomCommandsMatchRedis(t *testing.T) {
 	g := &cmdGen{rng: rng, now: time.Now(), queued: -1}
 	var history []string
 	var queue [][]string // the commands queued since MULTI
-	for i := 0; i < *diffOps; i++ {
-		args := g.next()
-		norm := args
-		switch strings.ToUpper(args[0]) {
-		case "MULTI":
-			queue = queue[:0]
-		case "EXEC":
-			norm = append([]string{"EXEC"}, queueNames(queue)...)
-		default:
-			queue = append(queue, args)
+	for i := 0; i < *diffOps; {
+		// A step is one command, or now and then a pipeline of several
+		// (riot plans and batches those: a path of its own). go-redis
+		// sends a pipeline over another connection than single commands,
+		// so a MULTI stays within one kind of step: a pipeline starts
+		// only outside MULTI and goes on until its MULTI ends.
+		n := 1
+		if !g.inMulti() && g.rng.IntN(8) == 0 {
+			n = 2 + g.rng.IntN(11)
 		}
-		history = append(history, quoteArgs(args))
-		if len(history) > 20 {
-			history = history[1:]
+		var steps, norms [][]string
+		g.piped = n > 1
+		for j := 0; j < n || n > 1 && g.inMulti(); j++ {
+			args := g.next()
+			steps, norms = append(steps, args), append(norms, args)
+			switch strings.ToUpper(args[0]) {
+			case "MULTI":
+				queue = queue[:0]
+			case "EXEC":
+				norms[j] = append([]string{"EXEC"}, queueNames(queue)...)
+			default:
+				queue = append(queue, args)
+			}
+			history = append(history, quoteArgs(args))
+			if len(history) > 20 {
+				history = history[1:]
+			}
 		}
-		iargs := make([]any, len(args))
-		for j, a := range args {
-			iargs[j] = a
+		n = len(steps)
+		want, got := doAll(ctx, rdb, steps, norms), doAll(ctx, riot, steps, norms)
+		for j := range steps {
+			if !reflect.DeepEqual(got[j], want[j]) {
+				t.Fatalf("command %d (%d of a step of %d): %s\nriot:  %#v\nredis: %#v\nthe commands up to it:\n%s",
+					i+j, j+1, n, quoteArgs(steps[j]), got[j], want[j], strings.Join(history, "\n"))
+			}
 		}
-		want := normalizeReply(norm, rdb.Do(ctx, iargs...))
-		got := normalizeReply(norm, riot.Do(ctx, iargs...))
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("command %d: %s\nriot:  %#v\nredis: %#v\nthe commands up to it:\n%s",
-				i, quoteArgs(args), got, want, strings.Join(history, "\n"))
-		}
+		i += n
 		// The same data afterwards: every key's value and kind of expiry.
 		// (Reading a key also makes Redis drop it if its time has passed,
 		// as riot's DBSIZE already does.) Inside MULTI the probes would
@@ -79,15 +92,11 @@ func TestRandomCommandsMatchRedis(t *testing.T) {
 		if g.inMulti() {
 			continue
 		}
-		for _, probe := range stateProbes {
-			pargs := make([]any, len(probe))
-			for j, a := range probe {
-				pargs[j] = a
-			}
-			want, got := normalizeReply(probe, rdb.Do(ctx, pargs...)), normalizeReply(probe, riot.Do(ctx, pargs...))
-			if !reflect.DeepEqual(got, want) {
+		want, got = doAll(ctx, rdb, stateProbes, stateProbes), doAll(ctx, riot, stateProbes, stateProbes)
+		for j, probe := range stateProbes {
+			if !reflect.DeepEqual(got[j], want[j]) {
 				t.Fatalf("after command %d: %s\n%s: riot %#v, redis %#v\nthe commands up to it:\n%s",
-					i, quoteArgs(args), quoteArgs(probe), got, want, strings.Join(history, "\n"))
+					i-1, quoteArgs(steps[n-1]), quoteArgs(probe), got[j], want[j], strings.Join(history, "\n"))
 			}
 		}
 	}
@@ -106,6 +115,34 @@ var stateProbes = func() [][]string {
 	}
 	return ps
 }()
+
+// doAll sends cmds to c, one alone or several as one pipeline, and returns
+// their replies normalized with norms.
+func doAll(ctx context.Context, c *redis.Client, cmds, norms [][]string) []reply {
+	out := make([]reply, len(cmds))
+	if len(cmds) == 1 {
+		out[0] = normalizeReply(norms[0], c.Do(ctx, anyArgs(cmds[0])...))
+		return out
+	}
+	p := c.Pipeline()
+	rs := make([]*redis.Cmd, len(cmds))
+	for i, args := range cmds {
+		rs[i] = p.Do(ctx, anyArgs(args)...)
+	}
+	_, _ = p.Exec(ctx) // each command's own result is compared
+	for i, r := range rs {
+		out[i] = normalizeReply(norms[i], r)
+	}
+	return out
+}
+
+func anyArgs(args []string) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		out[i] = a
+	}
+	return out
+}
 
 // reply is a command's outcome in comparable form.
 type reply struct {
@@ -178,6 +215,8 @@ type cmdGen struct {
 	// queued is how many more commands go into the open MULTI before its
 	// EXEC or DISCARD; -1 outside MULTI.
 	queued int
+	// piped is set while the commands drawn go into one pipeline.
+	piped bool
 }
 
 // inMulti reports whether the last command drawn left a MULTI open.
@@ -403,9 +442,9 @@ func (g *cmdGen) command() []string {
 	case 33:
 		return []string{g.pick("TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME"), k}
 	case 34:
-		if g.inMulti() {
+		if g.inMulti() || g.piped {
 			// Redis counts a key whose time has passed until something
-			// reads it; outside MULTI the probes have read every key.
+			// reads it; between steps the probes have read every key.
 			return []string{"EXISTS", k}
 		}
 		return []string{"DBSIZE"}

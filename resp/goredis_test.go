@@ -130,6 +130,36 @@ func TestGoRedisPipeline(t *testing.T) {
 	}
 }
 
+// TestGoRedisPipelineGetEx: GETEX without options is a write command that
+// only reads; among pipelined writes it must see the writes before it.
+func TestGoRedisPipelineGetEx(t *testing.T) {
+	s := mustServer(t, mustNode(t), Config{})
+	rdb := mustClient(t, s, nil)
+	ctx := testContext(t)
+	var first, second, third *redis.Cmd // go-redis's GetEx with 0 sends PERSIST
+	_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		first = p.Do(ctx, "GETEX", "gx")
+		p.Set(ctx, "gx", "1", 0)
+		p.Incr(ctx, "gx")
+		second = p.Do(ctx, "GETEX", "gx")
+		p.Del(ctx, "gx")
+		third = p.Do(ctx, "GETEX", "gx")
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		t.Fatalf("pipeline: %v", err)
+	}
+	if err := first.Err(); !errors.Is(err, redis.Nil) {
+		t.Fatalf("GETEX before SET = %v, %v; want nil", first.Val(), err)
+	}
+	if got, err := second.Result(); err != nil || got != "2" {
+		t.Fatalf("GETEX after SET and INCR = %v, %v; want 2", got, err)
+	}
+	if err := third.Err(); !errors.Is(err, redis.Nil) {
+		t.Fatalf("GETEX after DEL = %v, %v; want nil", third.Val(), err)
+	}
+}
+
 // TestConcurrentClients runs writers on many connections at once.
 func TestConcurrentClients(t *testing.T) {
 	s := mustServer(t, mustNode(t), Config{})
