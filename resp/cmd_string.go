@@ -314,16 +314,15 @@ func cmdGetEx(c *client, args [][]byte) {
 			o.NotInteger = true
 		case ms <= 0 || seconds && ms > math.MaxInt64/1000:
 			o.TTL = -1 // refused with fsm.ErrTextInvalidGetEx
-		case unit == expireEX || unit == expirePX:
-			if seconds {
-				ms *= 1000
-			}
-			o.TTL = ms // the state machine refuses a sum past the largest time
 		default:
 			if seconds {
 				ms *= 1000
 			}
-			o.ExpireAt = ms
+			if unit == expireEX || unit == expirePX {
+				o.TTL = ms // the state machine refuses a sum past the largest time
+			} else {
+				o.ExpireAt = ms
+			}
 		}
 	}
 	if o == (fsm.GetExOptions{}) {
