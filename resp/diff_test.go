@@ -30,7 +30,9 @@ var (
 // off by one now and then. Replies that depend on the clock are compared by
 // kind (TTL: missing, no expiry, or a positive time left). Every expiry used
 // is either in the past or minutes away, so none passes during the test.
-// After every command both must hold the same values and kinds of expiry.
+// After every command both must hold the same values and kinds of expiry;
+// now and then a whole SCAN (random MATCH, COUNT, TYPE) must return the same
+// keys, and RANDOMKEY one of them.
 // The seed is logged; -diff.seed replays it.
 func TestRandomCommandsMatchRedis(t *testing.T) {
 	seed := *diffSeed
@@ -48,6 +50,7 @@ func TestRandomCommandsMatchRedis(t *testing.T) {
 	g := &cmdGen{rng: rng, now: time.Now(), queued: -1}
 	var history []string
 	var queue [][]string // the commands queued since MULTI
+	scans := map[bool]int{} // whole SCANs and RANDOMKEYs compared, by success
 	for i := 0; i < *diffOps; {
 		// A step is one command, or now and then a pipeline of several
 		// (riot plans and batches those: a path of its own). go-redis
@@ -92,6 +95,15 @@ func TestRandomCommandsMatchRedis(t *testing.T) {
 		if g.inMulti() {
 			continue
 		}
+		if g.rng.IntN(16) == 0 {
+			scanArgs := g.scanArgs()
+			want, got := scanAll(ctx, rdb, scanArgs), scanAll(ctx, riot, scanArgs)
+			scans[want.Err == ""]++
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("after command %d: a whole %s: riot %#v, redis %#v\nthe commands up to it:\n%s",
+					i-1, quoteArgs(scanArgs), got, want, strings.Join(history, "\n"))
+			}
+		}
 		want, got = doAll(ctx, rdb, stateProbes, stateProbes), doAll(ctx, riot, stateProbes, stateProbes)
 		for j, probe := range stateProbes {
 			if !reflect.DeepEqual(got[j], want[j]) {
@@ -100,6 +112,7 @@ func TestRandomCommandsMatchRedis(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("%d whole SCANs or RANDOMKEYs compared, %d of them errors", scans[true]+scans[false], scans[false])
 	// Both ended with the same data, key by key.
 	keys := normalizeReply([]string{"KEYS"}, rdb.Do(ctx, "KEYS", "*"))
 	if got := normalizeReply([]string{"KEYS"}, riot.Do(ctx, "KEYS", "*")); !reflect.DeepEqual(got, keys) {
@@ -142,6 +155,53 @@ func anyArgs(args []string) []any {
 		out[i] = a
 	}
 	return out
+}
+
+// scanAll runs a whole SCAN iteration from args (SCAN, a cursor, options)
+// and returns the keys it returned, sorted and without repeats, or its
+// error. RANDOMKEY is checked the same way: its key, if any, must be one
+// of KEYS *, so it is reported as "a key" (or nil).
+func scanAll(ctx context.Context, c *redis.Client, args []string) reply {
+	if args[0] == "RANDOMKEY" {
+		k, err := c.Do(ctx, anyArgs(args)...).Result()
+		switch {
+		case err == redis.Nil:
+			return reply{Err: "(nil)"}
+		case err != nil:
+			return reply{Err: err.Error()}
+		}
+		all, err := c.Keys(ctx, "*").Result()
+		if err != nil || !slices.Contains(all, fmt.Sprint(k)) {
+			return reply{Val: fmt.Sprintf("%q, not one of KEYS * %q (%v)", k, all, err)}
+		}
+		return reply{Val: "a key"}
+	}
+	seen := map[string]bool{}
+	cursor := args[1]
+	for range 10000 {
+		call := append([]string{"SCAN", cursor}, args[2:]...)
+		v, err := c.Do(ctx, anyArgs(call)...).Result()
+		if err != nil {
+			return reply{Err: err.Error()}
+		}
+		a, ok := v.([]any)
+		if !ok || len(a) != 2 {
+			return reply{Val: v}
+		}
+		keys, _ := a[1].([]any)
+		for _, k := range keys {
+			seen[fmt.Sprint(k)] = true
+		}
+		if cursor = fmt.Sprint(a[0]); cursor == "0" {
+			out := make([]string, 0, len(seen))
+			for k := range seen {
+				out = append(out, k)
+			}
+			slices.Sort(out)
+			return reply{Val: out}
+		}
+	}
+	return reply{Err: "SCAN did not end"}
 }
 
 // reply is a command's outcome in comparable form.
@@ -326,6 +386,31 @@ func (g *cmdGen) getexOptions() []string {
 		return []string{g.pick("EX", "PERSIST", "KEEPTTL", "NX"), g.seconds()}
 	}
 	return nil
+}
+
+// scanArgs draws a whole SCAN (from cursor 0, or a cursor Redis refuses)
+// with random options, or a RANDOMKEY.
+func (g *cmdGen) scanArgs() []string {
+	if g.rng.IntN(4) == 0 {
+		if g.rng.IntN(4) == 0 {
+			return []string{"RANDOMKEY", "x"}
+		}
+		return []string{"RANDOMKEY"}
+	}
+	args := []string{"SCAN", g.pick("0", "0", "0", "0", "x", "18446744073709551616", "")}
+	for range g.rng.IntN(4) {
+		switch g.rng.IntN(7) {
+		case 0, 1:
+			args = append(args, g.pick("MATCH", "match"), g.pick("*", "a*", "?", "[ab]", "[^a]", "", "\\a"))
+		case 2, 3:
+			args = append(args, "COUNT", g.pick("1", "2", "10", "1000", "0", "-1", "x"))
+		case 4, 5:
+			args = append(args, "TYPE", g.pick("string", "STRING", "hash", "none", "foo"))
+		case 6:
+			args = append(args, g.pick("MATCH", "COUNT", "TYPE", "BOGUS"))
+		}
+	}
+	return args
 }
 
 // expireFlags draws EXPIRE's flags. GT and LT go only with absolute times:
