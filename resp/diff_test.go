@@ -21,21 +21,23 @@ var (
 )
 
 // TestRandomCommandsMatchRedis sends the same random commands, valid and
-// not, to riot and to a real redis-server, one at a time over one RESP2
-// connection each, and requires the same reply to every one: values, nils,
-// integers, arrays and the exact text of every error. The commands are the
-// string and keyspace commands riot implements, alone, in pipelines and in
-// MULTI/EXEC blocks (with WATCH: riot may abort where Redis runs, as
-// resp/DESIGN.md says, and the test then starts both from empty; never the
-// other way), over a few keys so they collide, with arguments drawn from edge cases (empty, signs, overflow,
-// floats, junk, option combinations Redis refuses) and with argument counts
-// off by one now and then. Replies that depend on the clock are compared by
-// kind (TTL: missing, no expiry, or a positive time left). Every expiry used
-// is either in the past or minutes away, so none passes during the test.
-// After every command both must hold the same values and kinds of expiry;
-// now and then a whole SCAN (random MATCH, COUNT, TYPE) must return the same
-// keys, and RANDOMKEY one of them.
-// The seed is logged; -diff.seed replays it.
+// not, to riot and to a real redis-server over RESP2, and requires the same
+// reply to every one: values, nils, integers, arrays and the exact text of
+// every error. The commands are the string and keyspace commands riot
+// implements, alone, in pipelines and in MULTI/EXEC blocks with WATCH, over
+// a few keys so they collide, with arguments drawn from edge cases (empty,
+// signs, overflow, floats, junk, option combinations Redis refuses) and with
+// argument counts off by one now and then.
+//
+// Replies that depend on the clock are compared by kind (TTL: missing, no
+// expiry, or a positive time left); every expiry used is either in the past
+// or minutes away, so none passes during the test. After every step both
+// must hold the same values and kinds of expiry, and now and then a whole
+// SCAN (random MATCH, COUNT, TYPE) must return the same keys, and RANDOMKEY
+// one of them. Riot's WATCH may abort a transaction Redis runs (the
+// conservative cases of resp/DESIGN.md): that is counted and both start
+// again from empty; the other way fails. The seed is logged; -diff.seed
+// replays it.
 func TestRandomCommandsMatchRedis(t *testing.T) {
 	seed := *diffSeed
 	if seed == 0 {
