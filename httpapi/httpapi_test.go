@@ -22,10 +22,7 @@ import (
 func TestHTTPAPI(t *testing.T) {
 	c := testcluster.New(t, 3, testcluster.Options{})
 	leader := c.WaitForLeader(20 * time.Second)
-	followers := c.Followers()
-	if len(followers) != 2 {
-		t.Fatalf("%d followers, want 2", len(followers))
-	}
+	followers := c.MustFollowers(2)
 	f := followers[0]
 
 	t.Run("OriginalRiot", func(t *testing.T) {

@@ -41,10 +41,7 @@ func mustGetAll(t *testing.T, c *testcluster.Cluster, key, want string) {
 func TestClusterJoinAndFollowerWrite(t *testing.T) {
 	c := testcluster.New(t, 3, testcluster.Options{})
 	leader := c.WaitForLeader(20 * time.Second)
-	followers := c.Followers()
-	if len(followers) != 2 {
-		t.Fatalf("want 2 followers, got %d", len(followers))
-	}
+	followers := c.MustFollowers(2)
 	ctx := ctxT(t, 20*time.Second)
 	f := followers[0].Client()
 	if err := f.Set(ctx, "greeting", "hello", 0).Err(); err != nil {

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"flag"
 	"testing"
 	"time"
 
@@ -9,23 +8,16 @@ import (
 	"github.com/riot-kv/riot-redis/resp/resptest"
 )
 
-var (
-	diffSeed = flag.Uint64("diff.seed", 0, "seed of TestClusterMatchesRedis (0: a new one)")
-	diffOps  = flag.Int("diff.ops", 1500, "commands TestClusterMatchesRedis sends to each node")
-)
-
 // TestClusterMatchesRedis runs the differential test of resptest against a
 // real 3-node cluster: through a follower (writes relayed to the leader over
 // gRPC, linearizable reads by ReadIndex from the leader, pipelined writes as
 // one relayed batch) and through the leader, each against its own
 // redis-server. Every reply and every key's state must match Redis's.
+// -diff.seed replays a run, -diff.ops sets its length (per node).
 func TestClusterMatchesRedis(t *testing.T) {
 	c := testcluster.New(t, 3, testcluster.Options{})
 	leader := c.WaitForLeader(20 * time.Second)
-	followers := c.Followers()
-	if len(followers) != 2 {
-		t.Fatalf("want 2 followers, got %d", len(followers))
-	}
+	followers := c.MustFollowers(2)
 	for _, tc := range []struct {
 		name string
 		node *testcluster.Node
@@ -36,7 +28,7 @@ func TestClusterMatchesRedis(t *testing.T) {
 				t.Fatalf("FLUSHALL: %v", err)
 			}
 			resptest.RunDifferential(t, resptest.StartRedisServer(t), tc.node.Cfg.RESPAddr,
-				resptest.DiffOptions{Seed: *diffSeed, Ops: *diffOps})
+				resptest.FlagOptions(1500))
 		})
 	}
 }

@@ -40,10 +40,7 @@ func parseInfo(t *testing.T, text string) map[string]map[string]string {
 func TestInfoAndRoleInCluster(t *testing.T) {
 	c := testcluster.New(t, 3, testcluster.Options{})
 	leader := c.WaitForLeader(20 * time.Second)
-	followers := c.Followers()
-	if len(followers) != 2 {
-		t.Fatalf("want 2 followers, got %d", len(followers))
-	}
+	followers := c.MustFollowers(2)
 	ctx := ctxT(t, 30*time.Second)
 	for i := range 5 {
 		if err := followers[0].Client().Set(ctx, fmt.Sprintf("info:%d", i), "v", 0).Err(); err != nil {

@@ -212,6 +212,17 @@ func (c *Cluster) Followers() []*Node {
 	return out
 }
 
+// MustFollowers returns the followers (see Followers) and fails the test
+// unless there are want of them.
+func (c *Cluster) MustFollowers(want int) []*Node {
+	c.t.Helper()
+	fs := c.Followers()
+	if len(fs) != want {
+		c.t.Fatalf("%d followers, want %d", len(fs), want)
+	}
+	return fs
+}
+
 // WaitForLeader waits until exactly one running node leads and every running
 // node agrees on it, and that leader is ready to serve reads.
 func (c *Cluster) WaitForLeader(timeout time.Duration) *Node {

@@ -2,6 +2,7 @@ package resptest
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -22,6 +23,20 @@ import (
 type DiffOptions struct {
 	Seed uint64 // 0: a new one, logged
 	Ops  int    // commands to send; 0: 4,000
+}
+
+var (
+	diffSeed = flag.Uint64("diff.seed", 0, "seed of the differential test against redis-server (0: a new one)")
+	diffOps  = flag.Int("diff.ops", 0, "commands the differential test sends (0: the test's own number)")
+)
+
+// FlagOptions returns the options -diff.seed and -diff.ops ask for; ops
+// commands when -diff.ops is not given.
+func FlagOptions(ops int) DiffOptions {
+	if *diffOps > 0 {
+		ops = *diffOps
+	}
+	return DiffOptions{Seed: *diffSeed, Ops: ops}
 }
 
 // RunDifferential sends the same random commands, valid and not, to riot
