@@ -32,3 +32,17 @@ func TestClusterMatchesRedis(t *testing.T) {
 		})
 	}
 }
+
+// TestLeaderReadLevelsMatchRedis runs the differential test through the
+// leader of clusters whose default read level is lease or stale: the leader
+// answers those reads from its own state, which must already hold every
+// write it has acknowledged, so a client sees what Redis would show it.
+func TestLeaderReadLevelsMatchRedis(t *testing.T) {
+	for _, lvl := range []string{"lease", "stale"} {
+		t.Run(lvl, func(t *testing.T) {
+			c := testcluster.New(t, 3, testcluster.Options{ReadConsistency: lvl})
+			leader := c.WaitForLeader(20 * time.Second)
+			resptest.RunDifferential(t, resptest.StartRedisServer(t), leader.Cfg.RESPAddr, resptest.FlagOptions(1000))
+		})
+	}
+}
