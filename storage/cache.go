@@ -111,6 +111,12 @@ func (sh *cacheShard) add(e cacheEntry) {
 	}
 }
 
+// reset empties the shard. Called with sh.mu held.
+func (sh *cacheShard) reset() {
+	clear(sh.m)
+	sh.bytes, sh.heads, sh.long = 0, 0, 0
+}
+
 // remove drops e, the entry of key. Called with sh.mu held.
 func (sh *cacheShard) remove(key string, e cacheEntry) {
 	delete(sh.m, key)
@@ -433,8 +439,7 @@ func (c *cachedEngine) clear() {
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
-		clear(sh.m)
-		sh.bytes, sh.heads = 0, 0
+		sh.reset()
 		sh.mu.Unlock()
 	}
 }

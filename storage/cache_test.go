@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -545,8 +546,9 @@ func TestCacheKeepsHeads(t *testing.T) {
 }
 
 // Random writes, deletes, reads and head reads of values of every size,
-// against a map: the cache answers what the engine holds, never exceeds its
-// limit, and accounts exactly for the entries it holds.
+// against a map, with a Replace of the whole content now and then: the cache
+// answers what the engine holds, never exceeds its limit, and accounts
+// exactly for the entries it holds.
 func TestCacheMatchesModel(t *testing.T) {
 	const limit = 128 << 10
 	c, _ := mustCached(t, limit)
@@ -588,6 +590,17 @@ func TestCacheMatchesModel(t *testing.T) {
 				t.Fatalf("op %d: GetHead(%s) of an absent key = %q, %v", i, k, v, err)
 			case ok && (err != nil || len(v) < min(n, len(want)) || string(v) != want[:len(v)]):
 				t.Fatalf("op %d: GetHead(%s, %d) = %q, %v; value %q", i, k, n, v, err, want)
+			}
+		}
+		if i%10000 == 5000 {
+			// Replace empties the cache and loads the new content.
+			ks := slices.Sorted(maps.Keys(model))
+			kvs := make([]kv, len(ks))
+			for j, k := range ks {
+				kvs[j] = kv{k, model[k]}
+			}
+			if err := c.Replace(newSource(-1, kvs...), uint64(i+1)); err != nil {
+				t.Fatalf("op %d: Replace: %v", i, err)
 			}
 		}
 		if i%1000 == 0 {
