@@ -23,6 +23,9 @@ import (
 type DiffOptions struct {
 	Seed uint64 // 0: a new one, logged
 	Ops  int    // commands to send; 0: 4,000
+	// Other is the riot address of the second connection (another node of
+	// the same cluster, say); "" means riotAddr.
+	Other string
 }
 
 var (
@@ -57,6 +60,14 @@ func FlagOptions(ops int) DiffOptions {
 // conservative cases of resp/DESIGN.md): that is counted and both start
 // again from empty; the other way fails. The seed is logged
 // (o.Seed replays it).
+//
+// Each server gets a second connection (on riot, to o.Other). About one
+// single command in five goes through it, also while the first has WATCHed
+// keys or has a MULTI open: its writes must abort the first's transaction
+// exactly when Redis's do, and commands queued on the first must see them
+// when EXEC runs. The state probes read through the second connection, so
+// they also run while a MULTI is open, and show that queued commands have
+// changed nothing before EXEC.
 func RunDifferential(t testing.TB, redisAddr, riotAddr string, o DiffOptions) {
 	t.Helper()
 	seed := o.Seed
@@ -76,9 +87,15 @@ func RunDifferential(t testing.TB, redisAddr, riotAddr string, o DiffOptions) {
 		return redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, PoolSize: 1, MaxRetries: -1,
 			ReadTimeout: 15 * time.Second, WriteTimeout: 5 * time.Second})
 	}
+	otherAddr := o.Other
+	if otherAddr == "" {
+		otherAddr = riotAddr
+	}
 	rdb, riot := client(redisAddr), client(riotAddr)
-	defer rdb.Close()
-	defer riot.Close()
+	rdbOther, riotOther := client(redisAddr), client(otherAddr)
+	for _, c := range []*redis.Client{rdb, riot, rdbOther, riotOther} {
+		defer c.Close()
+	}
 
 	g := &cmdGen{rng: rng, now: time.Now(), queued: -1}
 	var history []string
@@ -86,7 +103,32 @@ func RunDifferential(t testing.TB, redisAddr, riotAddr string, o DiffOptions) {
 	scans := map[bool]int{} // whole SCANs and RANDOMKEYs compared, by success
 	conservative := 0       // EXECs riot's WATCH aborted and Redis's ran
 	aborted := 0            // EXECs Redis's WATCH aborted
+	others := 0             // commands sent over the second connection
+	// Of the EXECs both aborted, those with a command of the second
+	// connection between the WATCH and the EXEC (watching, otherSince).
+	crossAborted := 0
+	watching, otherSince := false, false
 	for i := 0; i < ops; {
+		if g.rng.IntN(5) == 0 {
+			// One command over the second connection: never a
+			// transaction command, and never queued.
+			args := g.otherCommand()
+			others++
+			otherSince = otherSince || watching
+			history = append(history, "[second connection] "+quoteArgs(args))
+			if len(history) > 20 {
+				history = history[1:]
+			}
+			step := [][]string{args}
+			want, got := doAll(ctx, rdbOther, step, step), doAll(ctx, riotOther, step, step)
+			if !reflect.DeepEqual(got[0], want[0]) {
+				t.Fatalf("command %d (second connection): %s\nriot:  %#v\nredis: %#v\nthe commands up to it:\n%s",
+					i, quoteArgs(args), got[0], want[0], strings.Join(history, "\n"))
+			}
+			i++
+			checkState(t, ctx, rdbOther, riotOther, i-1, args, history)
+			continue
+		}
 		// A step is one command, or now and then a pipeline of several
 		// (riot plans and batches those: a path of its own). go-redis
 		// sends a pipeline over another connection than single commands,
@@ -102,6 +144,11 @@ func RunDifferential(t testing.TB, redisAddr, riotAddr string, o DiffOptions) {
 			args := g.next()
 			steps, norms = append(steps, args), append(norms, args)
 			switch strings.ToUpper(args[0]) {
+			case "WATCH":
+				if !g.inMulti() {
+					watching, otherSince = true, false
+				}
+				queue = append(queue, args)
 			case "MULTI":
 				queue = queue[:0]
 			case "EXEC":
@@ -128,6 +175,9 @@ func RunDifferential(t testing.TB, redisAddr, riotAddr string, o DiffOptions) {
 			}
 			if strings.EqualFold(steps[j][0], "EXEC") && want[j].Err == "(nil)" {
 				aborted++
+				if otherSince {
+					crossAborted++
+				}
 			}
 			if !reflect.DeepEqual(got[j], want[j]) {
 				t.Fatalf("command %d (%d of a step of %d): %s\nriot:  %#v\nredis: %#v\nthe commands up to it:\n%s",
@@ -135,36 +185,39 @@ func RunDifferential(t testing.TB, redisAddr, riotAddr string, o DiffOptions) {
 			}
 		}
 		i += n
-		// The same data afterwards: every key's value and kind of expiry.
-		// (Reading a key also makes Redis drop it if its time has passed,
-		// as riot's DBSIZE already does.) Inside MULTI the probes would
-		// be queued: they wait for EXEC.
-		if g.inMulti() {
-			continue
-		}
 		if g.rng.IntN(16) == 0 {
 			scanArgs := g.scanArgs()
-			want, got := scanAll(ctx, rdb, scanArgs), scanAll(ctx, riot, scanArgs)
+			want, got := scanAll(ctx, rdbOther, scanArgs), scanAll(ctx, riotOther, scanArgs)
 			scans[want.Err == ""]++
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("after command %d: a whole %s: riot %#v, redis %#v\nthe commands up to it:\n%s",
 					i-1, quoteArgs(scanArgs), got, want, strings.Join(history, "\n"))
 			}
 		}
-		want, got = doAll(ctx, rdb, stateProbes, stateProbes), doAll(ctx, riot, stateProbes, stateProbes)
-		for j, probe := range stateProbes {
-			if !reflect.DeepEqual(got[j], want[j]) {
-				t.Fatalf("after command %d: %s\n%s: riot %#v, redis %#v\nthe commands up to it:\n%s",
-					i-1, quoteArgs(steps[n-1]), quoteArgs(probe), got[j], want[j], strings.Join(history, "\n"))
-			}
-		}
+		checkState(t, ctx, rdbOther, riotOther, i-1, steps[n-1], history)
 	}
-	t.Logf("%d whole SCANs or RANDOMKEYs compared, %d of them errors; %d EXECs aborted by WATCH on both, %d by riot's only",
-		scans[true]+scans[false], scans[false], aborted, conservative)
+	t.Logf("%d whole SCANs or RANDOMKEYs compared, %d of them errors; %d EXECs aborted by WATCH on both, %d by riot's only; %d commands over the second connection",
+		scans[true]+scans[false], scans[false], aborted, conservative, others)
+	t.Logf("%d of the EXECs aborted on both had a command of the second connection since the WATCH", crossAborted)
 	// Both ended with the same data, key by key.
 	keys := normalizeReply([]string{"KEYS"}, rdb.Do(ctx, "KEYS", "*"))
 	if got := normalizeReply([]string{"KEYS"}, riot.Do(ctx, "KEYS", "*")); !reflect.DeepEqual(got, keys) {
 		t.Fatalf("KEYS * at the end: riot %v, redis %v", got, keys)
+	}
+}
+
+// checkState requires the same data on both after command i (last): every
+// key's value and kind of expiry. (Reading a key also makes Redis drop it if
+// its time has passed, as riot's DBSIZE already does.) rdb and riot are the
+// second connections, which never hold a MULTI open.
+func checkState(t testing.TB, ctx context.Context, rdb, riot *redis.Client, i int, last []string, history []string) {
+	t.Helper()
+	want, got := doAll(ctx, rdb, stateProbes, stateProbes), doAll(ctx, riot, stateProbes, stateProbes)
+	for j, probe := range stateProbes {
+		if !reflect.DeepEqual(got[j], want[j]) {
+			t.Fatalf("after command %d: %s\n%s: riot %#v, redis %#v\nthe commands up to it:\n%s",
+				i, quoteArgs(last), quoteArgs(probe), got[j], want[j], strings.Join(history, "\n"))
+		}
 	}
 }
 
@@ -509,7 +562,21 @@ func (g *cmdGen) next() []string {
 		}
 		return append([]string{"WATCH"}, g.keys(1)...)
 	}
-	args := g.command()
+	return g.slip(g.command())
+}
+
+// otherCommand returns a command for the second connection: any but the
+// transaction commands, drawn as if no MULTI were open (it is not, on that
+// connection), with the same arity slips as next.
+func (g *cmdGen) otherCommand() []string {
+	queued, piped := g.queued, g.piped
+	g.queued, g.piped = -1, false
+	defer func() { g.queued, g.piped = queued, piped }()
+	return g.slip(g.command())
+}
+
+// slip drops or adds an argument to about one command in twelve.
+func (g *cmdGen) slip(args []string) []string {
 	switch g.rng.IntN(24) {
 	case 0:
 		if len(args) > 1 {
