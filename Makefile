@@ -32,7 +32,7 @@ test-short:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./storage/ ./fsm/ ./rpc/
 
-# A local 3-node cluster on the ports in DESIGN.md (see README).
+# A local 3-node cluster on the ports the README lists ("A local 3-node cluster").
 cluster:
 	./scripts/cluster.sh start
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts or stops a local 3-node riot-redis cluster on the ports in DESIGN.md:
+# Starts or stops a local 3-node riot-redis cluster on the ports the README lists:
 #   RESP 6379/6380/6381, HTTP 8080-8082, gRPC 32123-32125, Raft 12000-12002.
 # Data lives in ./.cluster/nodeN, logs in ./.cluster/nodeN.log.
 #   scripts/cluster.sh start   build, start node1 (bootstrap), node2 and node3 (--join)

@@ -27,7 +27,7 @@ import (
 	"github.com/riot-kv/riot-redis/storage"
 )
 
-// Defaults, as documented in DESIGN.md and the README.
+// Defaults, as the README documents them ("Flags").
 const (
 	DefaultDir             = "./riot-data"
 	DefaultRESPAddr        = "127.0.0.1:6379"
