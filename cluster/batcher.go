@@ -45,6 +45,9 @@ type proposal struct {
 	count   int // commands it contributes to a batch: len(Args) for an OpBatch
 	timeout time.Duration
 	done    chan proposalResult
+	// turn, for a follower's relayed write, hands it the next relay call
+	// (relayBatcher); nil on the leader.
+	turn chan struct{}
 }
 
 type proposalResult struct {
@@ -70,23 +73,32 @@ func newBatcher(n *Node) *batcher {
 		slots: make(chan struct{}, maxInflightBatches), exited: make(chan struct{})}
 }
 
-// propose queues c and waits for its result.
-func (b *batcher) propose(c *fsm.Command, timeout time.Duration) (fsm.Result, error) {
+// newProposal returns the proposal of c, or, when c needs no batch, its
+// result: a client's pipelined writes arrive as one fsm.OpBatch, which a batch
+// flattens into the entry it builds, as batches do not nest. A malformed one is
+// refused here, so it cannot fail its neighbours, and an empty one is answered.
+func newProposal(c *fsm.Command, timeout time.Duration) (*proposal, *fsm.Result) {
 	p := &proposal{cmd: c, size: c.EncodedLen(), count: 1, timeout: timeout, done: make(chan proposalResult, 1)}
 	if c.Op == fsm.OpBatch {
-		// A client's pipelined writes arrive as one batch; the batcher
-		// flattens it into the entry it builds, as batches do not nest. A
-		// malformed one is refused here, so it cannot fail its neighbours.
 		var sub fsm.Command // reused: only checked, then dropped
 		for _, a := range c.Args {
 			if err := sub.UnmarshalBinary(a); err != nil || sub.Op == fsm.OpBatch {
-				return fsm.Result{Kind: fsm.ResultError, Err: fsm.ErrTextCorruptCommand}, nil
+				return nil, &fsm.Result{Kind: fsm.ResultError, Err: fsm.ErrTextCorruptCommand}
 			}
 		}
 		p.count = len(c.Args)
 		if p.count == 0 {
-			return fsm.Result{Kind: fsm.ResultArray}, nil
+			return nil, &fsm.Result{Kind: fsm.ResultArray}
 		}
+	}
+	return p, nil
+}
+
+// propose queues c and waits for its result.
+func (b *batcher) propose(c *fsm.Command, timeout time.Duration) (fsm.Result, error) {
+	p, res := newProposal(c, timeout)
+	if res != nil {
+		return *res, nil
 	}
 	select {
 	case b.queue <- p:
@@ -226,16 +238,7 @@ func lingerBound(cycle time.Duration) time.Duration {
 // batcher's goroutine, so entries keep the order proposals arrived in) and
 // waits for the outcome in another goroutine.
 func (b *batcher) send(batch []*proposal, timeout time.Duration) {
-	now := time.Now().UnixMilli()
-	var data []byte
-	var err error
-	if len(batch) == 1 && batch[0].cmd.Op != fsm.OpBatch {
-		c := batch[0].cmd
-		c.Now = now
-		data, err = c.MarshalBinary()
-	} else {
-		data, err = encodeFlatBatch(batch, now)
-	}
+	data, err := encodeBatch(batch, time.Now().UnixMilli())
 	if err != nil {
 		<-b.slots
 		failAll(batch, fmt.Errorf("cluster: encode command: %w", err))
@@ -259,35 +262,52 @@ func (b *batcher) send(batch []*proposal, timeout time.Duration) {
 			failAll(batch, fmt.Errorf("%w: unexpected apply response %T", ErrUnknownOutcome, f.Response()))
 			return
 		}
-		if len(batch) == 1 && batch[0].cmd.Op != fsm.OpBatch {
-			batch[0].done <- proposalResult{res: res}
-			return
-		}
-		total := 0
-		for _, p := range batch {
-			total += p.count
-		}
-		if res.Kind != fsm.ResultArray || len(res.Array) != total {
-			// A corrupt sub-command fails the whole entry and changes nothing.
-			if res.Kind == fsm.ResultError {
-				for _, p := range batch {
-					p.done <- proposalResult{res: res}
-				}
-				return
-			}
-			failAll(batch, fmt.Errorf("%w: batch result %v", ErrUnknownOutcome, res))
-			return
-		}
-		off := 0
-		for _, p := range batch {
-			if p.cmd.Op == fsm.OpBatch {
-				p.done <- proposalResult{res: fsm.Result{Kind: fsm.ResultArray, Array: res.Array[off : off+p.count]}}
-			} else {
-				p.done <- proposalResult{res: res.Array[off]}
-			}
-			off += p.count
-		}
+		deliver(batch, res)
 	}()
+}
+
+// encodeBatch encodes the proposals of one batch: a lone command as it is,
+// several (or a client's own batch) as one flat fsm.OpBatch stamped now.
+func encodeBatch(batch []*proposal, now int64) ([]byte, error) {
+	if len(batch) == 1 && batch[0].cmd.Op != fsm.OpBatch {
+		c := batch[0].cmd
+		c.Now = now
+		return c.MarshalBinary()
+	}
+	return encodeFlatBatch(batch, now)
+}
+
+// deliver hands each proposal of a batch encoded by encodeBatch its part of
+// res, the batch's result.
+func deliver(batch []*proposal, res fsm.Result) {
+	if len(batch) == 1 && batch[0].cmd.Op != fsm.OpBatch {
+		batch[0].done <- proposalResult{res: res}
+		return
+	}
+	total := 0
+	for _, p := range batch {
+		total += p.count
+	}
+	if res.Kind != fsm.ResultArray || len(res.Array) != total {
+		// A corrupt sub-command fails the whole entry and changes nothing.
+		if res.Kind == fsm.ResultError {
+			for _, p := range batch {
+				p.done <- proposalResult{res: res}
+			}
+			return
+		}
+		failAll(batch, fmt.Errorf("%w: batch result %v", ErrUnknownOutcome, res))
+		return
+	}
+	off := 0
+	for _, p := range batch {
+		if p.cmd.Op == fsm.OpBatch {
+			p.done <- proposalResult{res: fsm.Result{Kind: fsm.ResultArray, Array: res.Array[off : off+p.count]}}
+		} else {
+			p.done <- proposalResult{res: res.Array[off]}
+		}
+		off += p.count
+	}
 }
 
 // encodeFlatBatch encodes the proposals as one fsm.OpBatch stamped now,

@@ -174,6 +174,7 @@ type Node struct {
 	raftRef       atomic.Pointer[raft.Raft] // n.raft, for the confirmation server
 	index         *indexClient              // to the leader's read-index service (follower)
 	batch         *batcher
+	relay         *relayBatcher // a follower's writes to the leader
 	lease         atomic.Int64  // unix nanos until which the leader's lease holds
 	leaseRenewing atomic.Bool   // a background renewal round is running
 	leaseRenewals atomic.Uint64 // background renewals started
@@ -211,6 +212,7 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 	n.confirm = newConfirmer(raft.ServerID(cfg.ID), transportTimeout)
 	n.index = &indexClient{dialTimeout: transportTimeout, self: raft.ServerID(cfg.ID), term: n.localTerm}
 	n.batch = newBatcher(n)
+	n.relay = &relayBatcher{call: n.relayCall}
 
 	raftDir := filepath.Join(cfg.Dir, "raft")
 	if err := os.MkdirAll(raftDir, 0o755); err != nil {
@@ -419,9 +421,10 @@ func (n *Node) Members(ctx context.Context) ([]Member, error) {
 }
 
 // Stats returns Raft's statistics plus the fsm's applied index, the
-// leadership confirmation rounds (ConfirmRounds) and the lease renewals:
+// leadership confirmation rounds (ConfirmRounds), the lease renewals:
 // started in the background, and waited for by reads that found the lease
-// expired.
+// expired, and the writes this node relayed to a leader and the calls that
+// carried them.
 func (n *Node) Stats() map[string]string {
 	s := n.raft.Stats()
 	s["fsm_applied_index"] = fmt.Sprint(n.fsm.AppliedIndex())
@@ -432,6 +435,8 @@ func (n *Node) Stats() map[string]string {
 	s["read_confirm_by_follower"] = fmt.Sprint(n.confirmPeer.Load())
 	s["read_lease_renewals"] = fmt.Sprint(n.leaseRenewals.Load())
 	s["read_lease_waits"] = fmt.Sprint(n.leaseWaits.Load())
+	s["relayed_writes"] = fmt.Sprint(n.relay.writes.Load())
+	s["relay_calls"] = fmt.Sprint(n.relay.calls.Load())
 	return s
 }
 

@@ -17,7 +17,6 @@ import (
 // retried until ctx or the leader wait runs out. ErrUnknownOutcome is never
 // retried: the write may have been applied.
 func (n *Node) Propose(ctx context.Context, c *fsm.Command) (fsm.Result, error) {
-	var data []byte
 	deadline := time.Now().Add(n.cfg.LeaderWait)
 	for attempt := 0; ; attempt++ {
 		if n.closing.Load() {
@@ -30,28 +29,9 @@ func (n *Node) Propose(ctx context.Context, c *fsm.Command) (fsm.Result, error) 
 		if n.IsLeader() {
 			res, err = n.applyLocal(c, timeoutFrom(ctx, waitTimeout))
 		} else {
-			// The relay waits on the network: bound it.
-			var cancel context.CancelFunc
-			ctx, cancel = boundWait(ctx)
-			defer cancel()
-			var addr string
-			addr, err = n.leaderRPC()
-			if err == nil {
-				if data == nil {
-					if data, err = c.MarshalBinary(); err != nil {
-						return fsm.Result{}, fmt.Errorf("cluster: encode command: %w", err)
-					}
-				}
-				var out []byte
-				out, err = n.cfg.Relay.Propose(ctx, addr, data)
-				if err == nil {
-					res, err = fsm.DecodeResult(out)
-					if err != nil {
-						// The leader applied it; only its reply is unreadable.
-						return fsm.Result{}, fmt.Errorf("%w: bad reply from leader: %v", ErrUnknownOutcome, err)
-					}
-				}
-			}
+			// Relayed to the leader, in one call with the writes of other
+			// clients of this node that are waiting for one too.
+			res, err = n.relay.propose(ctx, c)
 		}
 		if err == nil || !retryable(err) {
 			return res, err

@@ -429,6 +429,12 @@ func infoRaft(c *client, b *infoBuilder) {
 		b.str("raft_read_lease_renewals", v)
 		b.str("raft_read_lease_waits", st["read_lease_waits"])
 	}
+	// Writes this node relayed to a leader, and the calls that carried them
+	// (concurrent clients' writes share one).
+	if v, ok := st["relayed_writes"]; ok {
+		b.str("raft_relayed_writes", v)
+		b.str("raft_relay_calls", st["relay_calls"])
+	}
 	ctx, cancel := context.WithTimeout(c.ctx, CommandTimeout)
 	if members, err := n.Members(ctx); err == nil {
 		b.int("raft_members", int64(len(members)))

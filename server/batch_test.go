@@ -2,9 +2,12 @@ package server_test
 
 import (
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/riot-kv/riot-redis/fsm"
 	"github.com/riot-kv/riot-redis/internal/testcluster"
@@ -80,4 +83,94 @@ func TestClusterBatchedProposals(t *testing.T) {
 		t.Fatalf("malformed batch = %v, %v; want an error result", res, err)
 	}
 	mustGetAll(t, c, "total", want)
+}
+
+// Writes sent to a follower by many clients at once are relayed to the leader
+// in shared calls (INFO raft_relay_calls against raft_relayed_writes); every
+// client still gets its own reply, and every increment counts once.
+func TestFollowerRelaysConcurrentWritesTogether(t *testing.T) {
+	c := testcluster.New(t, 3, testcluster.Options{})
+	c.WaitForLeader(20 * time.Second)
+	f := c.MustFollowers(2)[0]
+	ctx := ctxT(t, 2*time.Minute)
+	fc := f.Client()
+	relayed := func() (writes, calls uint64) {
+		in := parseInfo(t, fc.Info(ctx, "raft").Val())["raft"]
+		w, err1 := strconv.ParseUint(in["raft_relayed_writes"], 10, 64)
+		n, err2 := strconv.ParseUint(in["raft_relay_calls"], 10, 64)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("INFO raft relay fields: %v", in)
+		}
+		return w, n
+	}
+	w0, c0 := relayed()
+
+	const clients, incrs, piped = 32, 25, 4
+	var wg sync.WaitGroup
+	replies := make(chan int64, clients*(incrs+piped))
+	errs := make(chan error, clients)
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cl := redis.NewClient(&redis.Options{Addr: f.Cfg.RESPAddr, PoolSize: 1, MaxRetries: -1})
+			defer cl.Close()
+			for range incrs {
+				v, err := cl.Incr(ctx, "counter").Result()
+				if err != nil {
+					errs <- fmt.Errorf("INCR: %w", err)
+					return
+				}
+				replies <- v
+			}
+			// A pipeline travels as one batch inside the shared call.
+			p := cl.Pipeline()
+			incr := make([]*redis.IntCmd, piped)
+			for j := range incr {
+				incr[j] = p.Incr(ctx, "counter")
+			}
+			own := fmt.Sprintf("client-%d", i)
+			set := p.Set(ctx, own, own, 0)
+			if _, err := p.Exec(ctx); err != nil {
+				errs <- fmt.Errorf("pipeline: %w", err)
+				return
+			}
+			for _, r := range incr {
+				replies <- r.Val()
+			}
+			if set.Val() != "OK" {
+				errs <- fmt.Errorf("pipelined SET: %q", set.Val())
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	close(replies)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	// Each INCR saw a value of its own: 1..total, each once.
+	total := clients * (incrs + piped)
+	seen := make(map[int64]bool, total)
+	for v := range replies {
+		if v < 1 || v > int64(total) || seen[v] {
+			t.Fatalf("INCR reply %d: out of 1..%d or seen twice", v, total)
+		}
+		seen[v] = true
+	}
+	if len(seen) != total {
+		t.Fatalf("%d distinct INCR replies, want %d", len(seen), total)
+	}
+	mustGetAll(t, c, "counter", strconv.Itoa(total))
+	mustGetAll(t, c, "client-7", "client-7")
+
+	w1, c1 := relayed()
+	writes, calls := w1-w0, c1-c0
+	if want := uint64(clients * (incrs + piped + 1)); writes != want {
+		t.Fatalf("relayed %d writes, want %d", writes, want)
+	}
+	if calls == 0 || calls >= writes {
+		t.Fatalf("%d writes relayed in %d calls: none shared a call", writes, calls)
+	}
+	t.Logf("%d writes relayed in %d calls", writes, calls)
 }

@@ -1,0 +1,221 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riot-kv/riot-redis/fsm"
+)
+
+// fakeLeader answers relayed commands as a leader would shape its reply:
+// a lone command gets a bulk of its key, a batch an array with one such bulk
+// per sub-command. It records how many commands each call carried, and the
+// first call waits for release, so that writers queue behind it.
+type fakeLeader struct {
+	mu      sync.Mutex
+	calls   []int
+	release chan struct{}
+	err     error
+}
+
+func (f *fakeLeader) call(_ context.Context, data []byte) ([]byte, error) {
+	f.mu.Lock()
+	first := len(f.calls) == 0
+	f.mu.Unlock()
+	if first && f.release != nil {
+		<-f.release
+	}
+	c, err := fsm.DecodeCommand(data)
+	if err != nil {
+		return nil, err
+	}
+	var res fsm.Result
+	n := 1
+	if c.Op == fsm.OpBatch {
+		res.Kind = fsm.ResultArray
+		n = len(c.Args)
+		for _, a := range c.Args {
+			sub, err := fsm.DecodeCommand(a)
+			if err != nil || sub.Op == fsm.OpBatch {
+				return nil, fmt.Errorf("bad sub-command %q: %v", a, err)
+			}
+			res.Array = append(res.Array, fsm.Result{Kind: fsm.ResultBulk, Bulk: sub.Args[0]})
+		}
+	} else {
+		res = fsm.Result{Kind: fsm.ResultBulk, Bulk: c.Args[0]}
+	}
+	f.mu.Lock()
+	f.calls = append(f.calls, n)
+	f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	return res.MarshalBinary()
+}
+
+func setCmd(key string) *fsm.Command {
+	return fsm.NewSet([]byte(key), []byte("v"), fsm.SetOptions{})
+}
+
+// waitQueued waits until n writes are queued behind the call in flight.
+func waitQueued(t *testing.T, rb *relayBatcher, n int) {
+	t.Helper()
+	waitRelay(t, rb, func(sending bool, queued int) bool { return sending && queued == n })
+}
+
+// waitSending waits until the first writer took its write out of the queue
+// to send it.
+func waitSending(t *testing.T, rb *relayBatcher) {
+	t.Helper()
+	waitRelay(t, rb, func(sending bool, queued int) bool { return sending && queued == 0 })
+}
+
+func waitRelay(t *testing.T, rb *relayBatcher, ok func(sending bool, queued int) bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rb.mu.Lock()
+		sending, q := rb.sending, len(rb.queue)
+		rb.mu.Unlock()
+		if ok(sending, q) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("relay: sending %v with %d queued", sending, q)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Writes that arrive while a relay call is in flight share the next call,
+// a client's pipelined batch flattened into it, and each gets its own
+// result back.
+func TestRelayedWritesShareACall(t *testing.T) {
+	f := &fakeLeader{release: make(chan struct{})}
+	rb := &relayBatcher{call: f.call}
+	results := make(chan string, 64)
+	var wg sync.WaitGroup
+	propose := func(c *fsm.Command) {
+		defer wg.Done()
+		res, err := rb.propose(context.Background(), c)
+		switch {
+		case err != nil:
+			results <- "error " + err.Error()
+		case res.Kind == fsm.ResultArray:
+			s := "array"
+			for _, r := range res.Array {
+				s += " " + string(r.Bulk)
+			}
+			results <- s
+		default:
+			results <- string(res.Bulk)
+		}
+	}
+	wg.Add(1)
+	go propose(setCmd("first"))
+	waitSending(t, rb)
+	for i := range 20 {
+		wg.Add(1)
+		go propose(setCmd(fmt.Sprintf("k%d", i)))
+	}
+	pipeline := fsm.NewBatch([]*fsm.Command{setCmd("p1"), setCmd("p2"), setCmd("p3")})
+	wg.Add(1)
+	go propose(pipeline)
+	waitQueued(t, rb, 21)
+	close(f.release)
+	wg.Wait()
+	close(results)
+
+	got := map[string]bool{}
+	for r := range results {
+		got[r] = true
+	}
+	for i := range 20 {
+		if !got[fmt.Sprintf("k%d", i)] {
+			t.Errorf("write k%d: no result of its own; got %v", i, got)
+		}
+	}
+	if !got["first"] || !got["array p1 p2 p3"] || len(got) != 22 {
+		t.Errorf("results %v", got)
+	}
+	if len(f.calls) != 2 || f.calls[0] != 1 || f.calls[1] != 23 {
+		t.Errorf("calls carried %v commands, want [1 23]", f.calls)
+	}
+	if w, c := rb.writes.Load(), rb.calls.Load(); w != 24 || c != 2 {
+		t.Errorf("counters: %d writes in %d calls, want 24 in 2", w, c)
+	}
+	rb.mu.Lock()
+	defer rb.mu.Unlock()
+	if rb.sending || len(rb.queue) != 0 {
+		t.Errorf("after the last call: sending %v, %d queued", rb.sending, len(rb.queue))
+	}
+}
+
+// A failed call fails every write it carried with the same error, so a "not
+// applied" error stays retryable for each of them.
+func TestRelayedWritesShareAFailure(t *testing.T) {
+	f := &fakeLeader{release: make(chan struct{}), err: ErrNotLeader}
+	rb := &relayBatcher{call: f.call}
+	errs := make(chan error, 8)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := rb.propose(context.Background(), setCmd(fmt.Sprintf("k%d", i)))
+			errs <- err
+		}()
+		if i == 0 {
+			waitSending(t, rb)
+		}
+	}
+	waitQueued(t, rb, 7)
+	close(f.release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if !errors.Is(err, ErrNotLeader) {
+			t.Errorf("error %v, want ErrNotLeader", err)
+		}
+	}
+	if len(f.calls) != 2 {
+		t.Errorf("%d calls, want 2", len(f.calls))
+	}
+}
+
+// More queued writes than one Raft entry takes go in several calls, each
+// within the batch caps.
+func TestRelayedWritesSplitAtTheBatchCap(t *testing.T) {
+	f := &fakeLeader{release: make(chan struct{})}
+	rb := &relayBatcher{call: f.call}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if _, err := rb.propose(context.Background(), setCmd("first")); err != nil {
+			t.Error(err)
+		}
+	}()
+	waitSending(t, rb)
+	n := maxBatchCommands + 100
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := rb.propose(context.Background(), setCmd(fmt.Sprintf("k%d", i)))
+			if err != nil || string(res.Bulk) != fmt.Sprintf("k%d", i) {
+				t.Errorf("k%d: %v %q", i, err, res.Bulk)
+			}
+		}()
+	}
+	waitQueued(t, rb, n)
+	close(f.release)
+	wg.Wait()
+	if len(f.calls) != 3 || f.calls[1] != maxBatchCommands || f.calls[2] != 100 {
+		t.Errorf("calls carried %v commands, want [1 %d 100]", f.calls, maxBatchCommands)
+	}
+}
