@@ -63,12 +63,18 @@ func (rb *relayBatcher) propose(ctx context.Context, c *fsm.Command) (fsm.Result
 
 // sendQueued sends the writes at the head of the queue, as many as one Raft
 // entry takes (the sender's own is the first), then hands the turn to the
-// first write still queued, if any.
+// first write still queued, if any. A write too large to share a call within
+// the caps travels alone, as it did before: it must not make a call too
+// large for the leader to take and fail its neighbours with it.
 func (rb *relayBatcher) sendQueued() {
 	rb.mu.Lock()
 	var batch forming
-	for len(rb.queue) > 0 && (len(batch.props) == 0 || !batch.full()) {
-		batch.add(rb.queue[0])
+	for len(rb.queue) > 0 {
+		p := rb.queue[0]
+		if len(batch.props) > 0 && (batch.count+p.count > maxBatchCommands || batch.size+p.size > maxBatchBytes) {
+			break
+		}
+		batch.add(p)
 		rb.queue[0] = nil
 		rb.queue = rb.queue[1:]
 	}

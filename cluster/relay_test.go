@@ -219,3 +219,32 @@ func TestRelayedWritesSplitAtTheBatchCap(t *testing.T) {
 		t.Errorf("calls carried %v commands, want [1 %d 100]", f.calls, maxBatchCommands)
 	}
 }
+
+// A write too large to share a call within the caps travels alone, so the
+// call stays one the leader takes, and its neighbours travel without it.
+func TestRelayedLargeWriteTravelsAlone(t *testing.T) {
+	f := &fakeLeader{release: make(chan struct{})}
+	rb := &relayBatcher{call: f.call}
+	var wg sync.WaitGroup
+	propose := func(c *fsm.Command) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if res, err := rb.propose(context.Background(), c); err != nil || string(res.Bulk) != string(c.Args[0]) {
+				t.Errorf("%q: %v %q", c.Args[0], err, res.Bulk)
+			}
+		}()
+	}
+	propose(setCmd("first"))
+	waitSending(t, rb)
+	big := fsm.NewSet([]byte("big"), make([]byte, maxBatchBytes), fsm.SetOptions{})
+	for i, c := range []*fsm.Command{setCmd("a"), setCmd("b"), big, setCmd("c")} {
+		propose(c)
+		waitQueued(t, rb, i+1)
+	}
+	close(f.release)
+	wg.Wait()
+	if want := []int{1, 2, 1, 1}; fmt.Sprint(f.calls) != fmt.Sprint(want) {
+		t.Errorf("calls carried %v commands, want %v", f.calls, want)
+	}
+}
