@@ -30,6 +30,9 @@ type relayBatcher struct {
 	mu      sync.Mutex
 	queue   []*proposal
 	sending bool // a writer is sending, or has been handed the turn to
+	// turnTo is the queued write the turn is being handed to: it must take
+	// it, even if its caller stops waiting, or the queue would stall.
+	turnTo *proposal
 
 	// Writes relayed and the calls that carried them (Node.Stats).
 	writes, calls atomic.Uint64
@@ -37,7 +40,9 @@ type relayBatcher struct {
 
 // propose relays c to the leader, sharing a call with concurrent writers,
 // and returns its result or the call's error (every write of a failed call
-// gets the same error, so "not applied" stays retryable for each).
+// gets the same error, so "not applied" stays retryable for each). If ctx
+// ends while the write waits in the queue, it leaves the queue unsent
+// (ErrTimeout); once its call has left, the outcome is unknown.
 func (rb *relayBatcher) propose(ctx context.Context, c *fsm.Command) (fsm.Result, error) {
 	p, res := newProposal(c, timeoutFrom(ctx, waitTimeout))
 	if res != nil {
@@ -54,11 +59,44 @@ func (rb *relayBatcher) propose(ctx context.Context, c *fsm.Command) (fsm.Result
 		case r := <-p.done:
 			return r.res, r.err
 		case <-p.turn:
+		case <-ctx.Done():
+			select {
+			case r := <-p.done: // answered just now
+				return r.res, r.err
+			default:
+			}
+			if r, left := rb.leave(ctx, p); left {
+				return r.res, r.err
+			}
+			<-p.turn // handed the turn meanwhile: take it for the others
 		}
 	}
+	rb.mu.Lock()
+	rb.turnTo = nil
+	rb.mu.Unlock()
 	rb.sendQueued()
 	r := <-p.done
 	return r.res, r.err
+}
+
+// leave answers a write whose caller stopped waiting: still queued, it is
+// taken out of the queue and was not sent; already sent, its outcome is
+// unknown. It reports false, leaving p queued, when the turn is being handed
+// to p, which must then send.
+func (rb *relayBatcher) leave(ctx context.Context, p *proposal) (proposalResult, bool) {
+	rb.mu.Lock()
+	defer rb.mu.Unlock()
+	if rb.turnTo == p {
+		return proposalResult{}, false
+	}
+	for i, q := range rb.queue {
+		if q == p {
+			rb.queue = append(rb.queue[:i], rb.queue[i+1:]...)
+			return proposalResult{err: fmt.Errorf("%w: %v", ErrTimeout, ctx.Err())}, true
+		}
+	}
+	// Its call has left; the sender's delivery goes to the buffered done.
+	return proposalResult{err: fmt.Errorf("%w: %v", ErrUnknownOutcome, ctx.Err())}, true
 }
 
 // sendQueued sends the writes at the head of the queue, as many as one Raft
@@ -90,6 +128,7 @@ func (rb *relayBatcher) sendQueued() {
 		return
 	}
 	next := rb.queue[0]
+	rb.turnTo = next
 	rb.mu.Unlock()
 	next.turn <- struct{}{}
 }

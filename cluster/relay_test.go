@@ -248,3 +248,128 @@ func TestRelayedLargeWriteTravelsAlone(t *testing.T) {
 		t.Errorf("calls carried %v commands, want %v", f.calls, want)
 	}
 }
+
+// A write whose caller stops waiting while it is queued leaves the queue
+// unsent (ErrTimeout: nothing was applied) and the next call goes without
+// it; one whose call has left gets an unknown outcome. The queue never
+// stalls, whoever the turn was being handed to.
+func TestRelayedWriteLeavesTheQueueWhenItsCallerStops(t *testing.T) {
+	f := &fakeLeader{release: make(chan struct{})}
+	rb := &relayBatcher{call: f.call}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var firstErr error
+	firstCtx, cancelFirst := context.WithCancel(context.Background())
+	go func() {
+		defer wg.Done()
+		_, firstErr = rb.propose(firstCtx, setCmd("first"))
+	}()
+	waitSending(t, rb)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	errs := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_, err := rb.propose(ctx, setCmd("gone"))
+		errs <- err
+	}()
+	waitQueued(t, rb, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if res, err := rb.propose(context.Background(), setCmd("stays")); err != nil || string(res.Bulk) != "stays" {
+			t.Errorf("stays: %v %q", err, res.Bulk)
+		}
+	}()
+	waitQueued(t, rb, 2)
+	cancel()
+	if err := <-errs; !errors.Is(err, ErrTimeout) {
+		t.Fatalf("a queued write whose caller stopped: %v, want ErrTimeout", err)
+	}
+	waitQueued(t, rb, 1)
+	cancelFirst() // its call has left
+	close(f.release)
+	wg.Wait()
+	if firstErr != nil && !errors.Is(firstErr, ErrUnknownOutcome) {
+		t.Errorf("a sent write whose caller stopped: %v, want its result or ErrUnknownOutcome", firstErr)
+	}
+	if fmt.Sprint(f.calls) != "[1 1]" {
+		t.Errorf("calls carried %v commands, want [1 1]", f.calls)
+	}
+	rb.mu.Lock()
+	defer rb.mu.Unlock()
+	if rb.sending || len(rb.queue) != 0 || rb.turnTo != nil {
+		t.Errorf("after the last call: sending %v, %d queued, turn to %v", rb.sending, len(rb.queue), rb.turnTo)
+	}
+}
+
+// Many writers whose callers give up at random moments, while calls come and
+// go: every write is answered, a write reported as not sent never reached the
+// leader, none stays queued, and the queue never stalls.
+func TestRelayedWritesWithCallersGivingUp(t *testing.T) {
+	var mu sync.Mutex
+	sent := map[string]bool{} // keys the leader received
+	rb := &relayBatcher{call: func(_ context.Context, data []byte) ([]byte, error) {
+		c, err := fsm.DecodeCommand(data)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		if c.Op == fsm.OpBatch {
+			for _, a := range c.Args {
+				sub, _ := fsm.DecodeCommand(a)
+				sent[string(sub.Args[0])] = true
+			}
+		} else {
+			sent[string(c.Args[0])] = true
+		}
+		mu.Unlock()
+		time.Sleep(200 * time.Microsecond)
+		return (&fakeLeader{}).call(context.Background(), data)
+	}}
+	var wg sync.WaitGroup
+	outcomes := map[string]int{}
+	notSent := map[string]bool{}
+	for i := range 400 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%7)*100*time.Microsecond)
+			defer cancel()
+			res, err := rb.propose(ctx, setCmd(fmt.Sprintf("k%d", i)))
+			kind := "ok"
+			switch {
+			case errors.Is(err, ErrTimeout):
+				kind = "not sent"
+				mu.Lock()
+				notSent[fmt.Sprintf("k%d", i)] = true
+				mu.Unlock()
+			case errors.Is(err, ErrUnknownOutcome):
+				kind = "unknown"
+			case err != nil || string(res.Bulk) != fmt.Sprintf("k%d", i):
+				kind = fmt.Sprintf("wrong: %v %q", err, res.Bulk)
+			}
+			mu.Lock()
+			outcomes[kind]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for kind := range outcomes {
+		if kind != "ok" && kind != "not sent" && kind != "unknown" {
+			t.Errorf("outcome %s", kind)
+		}
+	}
+	for k := range notSent {
+		if sent[k] {
+			t.Errorf("%s reported not sent, but the leader received it", k)
+		}
+	}
+	rb.mu.Lock()
+	defer rb.mu.Unlock()
+	if rb.sending || len(rb.queue) != 0 || rb.turnTo != nil {
+		t.Errorf("at the end: sending %v, %d queued, turn to %v", rb.sending, len(rb.queue), rb.turnTo)
+	}
+	t.Logf("outcomes %v", outcomes)
+}
