@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,7 +92,7 @@ func (rb *relayBatcher) leave(ctx context.Context, p *proposal) (proposalResult,
 	}
 	for i, q := range rb.queue {
 		if q == p {
-			rb.queue = append(rb.queue[:i], rb.queue[i+1:]...)
+			rb.queue = slices.Delete(rb.queue, i, i+1)
 			return proposalResult{err: fmt.Errorf("%w: %v", ErrTimeout, ctx.Err())}, true
 		}
 	}
