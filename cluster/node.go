@@ -212,7 +212,7 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 	n.confirm = newConfirmer(raft.ServerID(cfg.ID), transportTimeout)
 	n.index = &indexClient{dialTimeout: transportTimeout, self: raft.ServerID(cfg.ID), term: n.localTerm}
 	n.batch = newBatcher(n)
-	n.relay = &relayBatcher{call: n.relayCall}
+	n.relay = newRelayBatcher(n.relayCall)
 
 	raftDir := filepath.Join(cfg.Dir, "raft")
 	if err := os.MkdirAll(raftDir, 0o755); err != nil {

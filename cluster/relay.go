@@ -35,8 +35,18 @@ type relayBatcher struct {
 	// it, even if its caller stops waiting, or the queue would stall.
 	turnTo *proposal
 
+	// arrived is signalled when a write joins the queue (for linger).
+	arrived chan struct{}
+	// Of the call that returned last: the writes it carried and how long it
+	// took (see linger).
+	lastSize, lastCycle atomic.Int64
+
 	// Writes relayed and the calls that carried them (Node.Stats).
 	writes, calls atomic.Uint64
+}
+
+func newRelayBatcher(call func(ctx context.Context, cmd []byte) ([]byte, error)) *relayBatcher {
+	return &relayBatcher{call: call, arrived: make(chan struct{}, 1)}
 }
 
 // propose relays c to the leader, sharing a call with concurrent writers,
@@ -55,6 +65,10 @@ func (rb *relayBatcher) propose(ctx context.Context, c *fsm.Command) (fsm.Result
 	lead := !rb.sending
 	rb.sending = true
 	rb.mu.Unlock()
+	select {
+	case rb.arrived <- struct{}{}:
+	default:
+	}
 	if !lead {
 		select {
 		case r := <-p.done:
@@ -74,10 +88,50 @@ func (rb *relayBatcher) propose(ctx context.Context, c *fsm.Command) (fsm.Result
 	}
 	rb.mu.Lock()
 	rb.turnTo = nil
+	queued := len(rb.queue)
 	rb.mu.Unlock()
+	want := int(rb.lastSize.Load())
+	if !lead {
+		// Handed the turn as a call returned: those queued meanwhile go
+		// with the clients that call answered.
+		want += queued
+	}
+	rb.linger(want)
 	rb.sendQueued()
 	r := <-p.done
 	return r.res, r.err
+}
+
+// linger holds the next call until the queue holds want writes, for at most
+// half the last call's time and never more than maxLinger: the leader's
+// batcher's linger (batcher.linger), for the same reason. The clients the
+// last call answered send their next writes within a fraction of a call; a
+// call that left without them would make them wait for the one after, and
+// the clients would split into two groups taking turns, each call half full.
+// A lone writer never waits: the queue already holds as many as the last call.
+func (rb *relayBatcher) linger(want int) {
+	wait := lingerBound(time.Duration(rb.lastCycle.Load()))
+	if want <= 1 || wait <= 0 {
+		return
+	}
+	var t *time.Timer
+	for {
+		rb.mu.Lock()
+		n := len(rb.queue)
+		rb.mu.Unlock()
+		if n >= want || n >= maxBatchCommands {
+			return
+		}
+		if t == nil {
+			t = time.NewTimer(wait)
+			defer t.Stop()
+		}
+		select {
+		case <-rb.arrived:
+		case <-t.C:
+			return
+		}
+	}
 }
 
 // leave answers a write whose caller stopped waiting: still queued, it is
@@ -119,7 +173,10 @@ func (rb *relayBatcher) sendQueued() {
 	}
 	rb.mu.Unlock()
 
+	start := time.Now()
 	rb.send(batch.props, batch.timeout)
+	rb.lastSize.Store(int64(len(batch.props)))
+	rb.lastCycle.Store(int64(time.Since(start)))
 
 	rb.mu.Lock()
 	if len(rb.queue) == 0 {

@@ -96,7 +96,7 @@ func waitRelay(t *testing.T, rb *relayBatcher, ok func(sending bool, queued int)
 // result back.
 func TestRelayedWritesShareACall(t *testing.T) {
 	f := &fakeLeader{release: make(chan struct{})}
-	rb := &relayBatcher{call: f.call}
+	rb := newRelayBatcher(f.call)
 	results := make(chan string, 64)
 	var wg sync.WaitGroup
 	propose := func(c *fsm.Command) {
@@ -159,7 +159,7 @@ func TestRelayedWritesShareACall(t *testing.T) {
 // applied" error stays retryable for each of them.
 func TestRelayedWritesShareAFailure(t *testing.T) {
 	f := &fakeLeader{release: make(chan struct{}), err: ErrNotLeader}
-	rb := &relayBatcher{call: f.call}
+	rb := newRelayBatcher(f.call)
 	errs := make(chan error, 8)
 	var wg sync.WaitGroup
 	for i := range 8 {
@@ -191,7 +191,7 @@ func TestRelayedWritesShareAFailure(t *testing.T) {
 // within the batch caps.
 func TestRelayedWritesSplitAtTheBatchCap(t *testing.T) {
 	f := &fakeLeader{release: make(chan struct{})}
-	rb := &relayBatcher{call: f.call}
+	rb := newRelayBatcher(f.call)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -224,7 +224,7 @@ func TestRelayedWritesSplitAtTheBatchCap(t *testing.T) {
 // call stays one the leader takes, and its neighbours travel without it.
 func TestRelayedLargeWriteTravelsAlone(t *testing.T) {
 	f := &fakeLeader{release: make(chan struct{})}
-	rb := &relayBatcher{call: f.call}
+	rb := newRelayBatcher(f.call)
 	var wg sync.WaitGroup
 	propose := func(c *fsm.Command) {
 		wg.Add(1)
@@ -255,7 +255,7 @@ func TestRelayedLargeWriteTravelsAlone(t *testing.T) {
 // stalls, whoever the turn was being handed to.
 func TestRelayedWriteLeavesTheQueueWhenItsCallerStops(t *testing.T) {
 	f := &fakeLeader{release: make(chan struct{})}
-	rb := &relayBatcher{call: f.call}
+	rb := newRelayBatcher(f.call)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	var firstErr error
@@ -310,7 +310,7 @@ func TestRelayedWriteLeavesTheQueueWhenItsCallerStops(t *testing.T) {
 func TestRelayedWritesWithCallersGivingUp(t *testing.T) {
 	var mu sync.Mutex
 	sent := map[string]bool{} // keys the leader received
-	rb := &relayBatcher{call: func(_ context.Context, data []byte) ([]byte, error) {
+	rb := newRelayBatcher(func(_ context.Context, data []byte) ([]byte, error) {
 		c, err := fsm.DecodeCommand(data)
 		if err != nil {
 			return nil, err
@@ -327,7 +327,7 @@ func TestRelayedWritesWithCallersGivingUp(t *testing.T) {
 		mu.Unlock()
 		time.Sleep(200 * time.Microsecond)
 		return (&fakeLeader{}).call(context.Background(), data)
-	}}
+	})
 	var wg sync.WaitGroup
 	outcomes := map[string]int{}
 	notSent := map[string]bool{}
