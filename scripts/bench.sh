@@ -15,7 +15,9 @@
 # consistency level, on the leader only and spread over all three nodes (one
 # redis-benchmark per node, run at the same time, requests/s summed), each
 # level against its own redis-server reference, measured before the level's
-# rows and after each repetition of them.
+# rows and after each repetition of them. SET with 64 B values through a
+# follower (writes relayed to the leader) at -c 1, -c 50 and -c 50 -P 16,
+# each against redis-server with appendfsync always measured right after it.
 #
 # The machine's speed moves from minute to minute (two runs of one row a
 # minute apart can differ by a third), so the rows the targets name (SET
@@ -166,6 +168,21 @@ for size in 64 1024; do
 	done
 done
 
+# SET through a follower: its writes are relayed to the leader over gRPC,
+# concurrent ones in one call. Each against redis-server with appendfsync
+# always, measured right after it.
+follower_port=7201
+for port in 7201 7202 7203; do
+	if [ "$port" != "$leader_port" ]; then follower_port=$port; fi
+done
+follower_rows=()
+for conc in "-c 1" "-c 50" "-c 50 -P 16"; do
+	fw=$(bench "$follower_port" set 64 $conc)
+	fa=$(bench 7101 set 64 $conc)
+	follower_rows+=("| SET | 64 B | $conc | $(col 1 "$fw") | $(col 2 "$fw") | $(col 3 "$fw") | $(col 1 "$fa") | $(col 2 "$fa") | $(ratio "$(col 1 "$fw")" "$(col 1 "$fa")") |")
+	echo "${follower_rows[-1]}" >&2
+done
+
 # GET per read consistency, leader only and spread over all nodes. Each
 # level's reference (redis-server without persistence, same flags) is
 # measured just before its riot rows, while the fresh cluster is idle (not
@@ -203,6 +220,12 @@ done
 	echo "$header"
 	echo "$sep"
 	printf '%s\n' "${rows[@]}"
+	echo
+	echo "SET through a follower (writes relayed to the leader; ratio against redis-server with appendfsync always, measured right after):"
+	echo
+	echo "| test | value | clients | riot rps | riot p50 ms | riot p99 ms | redis (aof always) rps | p50 | ratio |"
+	echo "|---|---|---|---|---|---|---|---|---|"
+	printf '%s\n' "${follower_rows[@]}"
 	echo
 	echo "GET -c 50, 64 B values, per read consistency (ratio against redis-server without persistence, measured before each level's riot rows and after each repetition of them: the median):"
 	echo
