@@ -40,13 +40,15 @@ type relayBatcher struct {
 	// Of the call that returned last: the writes it carried and how long it
 	// took (see linger).
 	lastSize, lastCycle atomic.Int64
+	// maxLinger bounds a linger (the batcher's maxLinger; tests raise it).
+	maxLinger time.Duration
 
 	// Writes relayed and the calls that carried them (Node.Stats).
 	writes, calls atomic.Uint64
 }
 
 func newRelayBatcher(call func(ctx context.Context, cmd []byte) ([]byte, error)) *relayBatcher {
-	return &relayBatcher{call: call, arrived: make(chan struct{}, 1)}
+	return &relayBatcher{call: call, arrived: make(chan struct{}, 1), maxLinger: maxLinger}
 }
 
 // propose relays c to the leader, sharing a call with concurrent writers,
@@ -110,7 +112,7 @@ func (rb *relayBatcher) propose(ctx context.Context, c *fsm.Command) (fsm.Result
 // the clients would split into two groups taking turns, each call half full.
 // A lone writer never waits: the queue already holds as many as the last call.
 func (rb *relayBatcher) linger(want int) {
-	wait := lingerBound(time.Duration(rb.lastCycle.Load()))
+	wait := min(time.Duration(rb.lastCycle.Load())/lingerShare, rb.maxLinger)
 	if want <= 1 || wait <= 0 {
 		return
 	}

@@ -373,3 +373,60 @@ func TestRelayedWritesWithCallersGivingUp(t *testing.T) {
 	}
 	t.Logf("outcomes %v", outcomes)
 }
+
+// After a call that carried three writes, the next call waits for three
+// before it leaves (its clients come back within a fraction of a call), so
+// they share it instead of splitting into calls that take turns.
+func TestRelayLingersForTheClientsOfTheLastCall(t *testing.T) {
+	f := &fakeLeader{}
+	rb := newRelayBatcher(f.call)
+	rb.maxLinger = 10 * time.Second // far longer than the test waits
+	rb.lastSize.Store(3)
+	rb.lastCycle.Store(int64(time.Hour))
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := rb.propose(context.Background(), setCmd(fmt.Sprintf("k%d", i))); err != nil {
+				t.Error(err)
+			}
+		}()
+		if i == 0 {
+			// The first finds no call in flight and lingers with itself
+			// queued.
+			waitQueued(t, rb, 1)
+		}
+	}
+	wg.Wait()
+	if fmt.Sprint(f.calls) != "[3]" {
+		t.Errorf("calls carried %v commands, want [3]", f.calls)
+	}
+}
+
+// A lone writer, after a call that carried one write, never waits: its call
+// leaves at once, however long the linger may be.
+func TestRelayLoneWriterDoesNotLinger(t *testing.T) {
+	started := make(chan struct{}, 1)
+	f := &fakeLeader{}
+	rb := newRelayBatcher(func(ctx context.Context, data []byte) ([]byte, error) {
+		started <- struct{}{}
+		return f.call(ctx, data)
+	})
+	rb.maxLinger = time.Hour
+	rb.lastSize.Store(1)
+	rb.lastCycle.Store(int64(24 * time.Hour))
+	done := make(chan error, 1)
+	go func() {
+		_, err := rb.propose(context.Background(), setCmd("alone"))
+		done <- err
+	}()
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a lone writer's call did not leave: it lingered")
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
