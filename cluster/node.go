@@ -3,7 +3,8 @@
 // also carries the leader's read confirmations and followers' read-index
 // requests: confirm.go, readindex.go), bootstrap, membership changes, leader
 // tracking with replicated node metadata, write proposal (locally on the
-// leader, relayed to the leader from a follower), consistent reads
+// leader, grouped into Raft entries: batcher.go; relayed to the leader from a
+// follower, concurrent writes in one call: relay.go), consistent reads
 // (ReadIndex, lease, stale) and the leader's background sweep of expired
 // keys. It knows nothing of RESP or HTTP; the relay to the leader is an
 // interface the rpc package implements.
