@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -45,9 +46,10 @@ type proposal struct {
 	count   int // commands it contributes to a batch: len(Args) for an OpBatch
 	timeout time.Duration
 	done    chan proposalResult
-	// turn, for a follower's relayed write, hands it the next relay call
-	// (relayBatcher); nil on the leader.
+	// turn, for a follower's relayed write, hands it the next relay call,
+	// and ctx is its caller's (relayBatcher); both nil on the leader.
 	turn chan struct{}
+	ctx  context.Context
 }
 
 type proposalResult struct {

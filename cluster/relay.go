@@ -62,6 +62,7 @@ func (rb *relayBatcher) propose(ctx context.Context, c *fsm.Command) (fsm.Result
 		return *res, nil
 	}
 	p.turn = make(chan struct{}, 1)
+	p.ctx = ctx
 	rb.mu.Lock()
 	rb.queue = append(rb.queue, p)
 	lead := !rb.sending
@@ -205,8 +206,21 @@ func (rb *relayBatcher) send(batch []*proposal, timeout time.Duration) {
 	for _, p := range batch {
 		rb.writes.Add(uint64(p.count))
 	}
+	// The call outlives any one caller, as it carries the others' writes,
+	// but not all of them: once every caller has stopped waiting (a server
+	// shutting down cancels them all), it is cancelled.
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	var waiting atomic.Int64
+	waiting.Store(int64(len(batch)))
+	for _, p := range batch {
+		stop := context.AfterFunc(p.ctx, func() {
+			if waiting.Add(-1) == 0 {
+				cancel()
+			}
+		})
+		defer stop()
+	}
 	out, err := rb.call(ctx, data)
 	if err != nil {
 		failAll(batch, err)

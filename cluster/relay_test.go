@@ -430,3 +430,69 @@ func TestRelayLoneWriterDoesNotLinger(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A call carrying several callers' writes goes on while any of them waits,
+// and is cancelled once every one has stopped waiting (a server shutting
+// down cancels them all), instead of running to its timeout against a leader
+// that does not answer.
+func TestRelayCallEndsWhenEveryCallerStops(t *testing.T) {
+	release := make(chan struct{})
+	cancelled := make(chan struct{})
+	rb := newRelayBatcher(func(ctx context.Context, data []byte) ([]byte, error) {
+		c, err := fsm.DecodeCommand(data)
+		if err != nil {
+			return nil, err
+		}
+		if c.Op != fsm.OpBatch { // the first call: answered once released
+			<-release
+			return (&fakeLeader{}).call(ctx, data)
+		}
+		select {
+		case <-ctx.Done(): // the second: a leader that never answers
+			close(cancelled)
+			return nil, fmt.Errorf("%w: %v", ErrUnknownOutcome, ctx.Err())
+		case <-time.After(time.Minute):
+			return nil, errors.New("the call was not cancelled")
+		}
+	})
+	errs := make(chan error, 3)
+	go func() {
+		_, err := rb.propose(context.Background(), setCmd("first"))
+		errs <- err
+	}()
+	waitSending(t, rb)
+	var cancels []context.CancelFunc
+	for i := range 2 {
+		// A deadline far beyond the test's waits: only the callers'
+		// cancellation may end the call.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		cancels = append(cancels, cancel)
+		go func() {
+			_, err := rb.propose(ctx, setCmd(fmt.Sprintf("k%d", i)))
+			errs <- err
+		}()
+		waitQueued(t, rb, i+1)
+	}
+	close(release) // the two queued writes leave together
+	if err := <-errs; err != nil {
+		t.Fatalf("first: %v", err)
+	}
+	waitQueued(t, rb, 0)
+	cancels[0]()
+	select {
+	case <-cancelled:
+		t.Fatal("the call was cancelled while one of its callers still waited")
+	case <-time.After(50 * time.Millisecond):
+	}
+	cancels[1]()
+	select {
+	case <-cancelled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call ran on after every caller had stopped")
+	}
+	for range 2 {
+		if err := <-errs; !errors.Is(err, ErrUnknownOutcome) {
+			t.Fatalf("a sent write whose caller stopped: %v, want ErrUnknownOutcome", err)
+		}
+	}
+}
