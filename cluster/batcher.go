@@ -215,7 +215,7 @@ func (b *batcher) linger(batch *forming, idle bool) {
 	if !idle {
 		want += len(batch.props)
 	}
-	wait := lingerBound(time.Duration(b.lastCycle.Load()))
+	wait := lingerBound(time.Duration(b.lastCycle.Load()), maxLinger)
 	if len(batch.props) >= want || wait <= 0 {
 		return
 	}
@@ -231,9 +231,10 @@ func (b *batcher) linger(batch *forming, idle bool) {
 	}
 }
 
-// lingerBound is the longest a batch lingers after a commit cycle of cycle.
-func lingerBound(cycle time.Duration) time.Duration {
-	return min(cycle/lingerShare, maxLinger)
+// lingerBound is the longest a batch lingers after a commit cycle of cycle:
+// lingerShare of it, never more than limit (maxLinger).
+func lingerBound(cycle, limit time.Duration) time.Duration {
+	return min(cycle/lingerShare, limit)
 }
 
 // send stamps the batch with the leader's clock, hands it to Raft (in the

@@ -98,7 +98,7 @@ func TestLingerBound(t *testing.T) {
 		{2 * time.Millisecond, time.Millisecond},
 		{time.Second, time.Millisecond},
 	} {
-		if got := lingerBound(c.cycle); got != c.want {
+		if got := lingerBound(c.cycle, maxLinger); got != c.want {
 			t.Errorf("cycle %v: linger bound %v, want %v", c.cycle, got, c.want)
 		}
 	}

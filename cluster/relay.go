@@ -113,7 +113,7 @@ func (rb *relayBatcher) propose(ctx context.Context, c *fsm.Command) (fsm.Result
 // the clients would split into two groups taking turns, each call half full.
 // A lone writer never waits: the queue already holds as many as the last call.
 func (rb *relayBatcher) linger(want int) {
-	wait := min(time.Duration(rb.lastCycle.Load())/lingerShare, rb.maxLinger)
+	wait := lingerBound(time.Duration(rb.lastCycle.Load()), rb.maxLinger)
 	if want <= 1 || wait <= 0 {
 		return
 	}

@@ -61,7 +61,7 @@ func registerConnectionCommands(t *table) {
 // as its element of EXEC's reply.
 func cmdPing(c *client, args [][]byte) {
 	if len(args) > 2 {
-		c.conn.WriteError("ERR wrong number of arguments for 'ping' command")
+		c.conn.WriteError(arityError("ping"))
 		return
 	}
 	if len(args) == 2 {

@@ -375,7 +375,7 @@ func cmdMGet(c *client, args [][]byte) {
 // MSET key value [key value ...]
 func cmdMSet(c *client, args [][]byte) {
 	if len(args)%2 == 0 {
-		c.conn.WriteError("ERR wrong number of arguments for 'mset' command")
+		c.conn.WriteError(arityError("mset"))
 		return
 	}
 	c.propose(fsm.NewMSet(args[1:]...))
@@ -384,7 +384,7 @@ func cmdMSet(c *client, args [][]byte) {
 // MSETNX key value [key value ...]
 func cmdMSetNX(c *client, args [][]byte) {
 	if len(args)%2 == 0 {
-		c.conn.WriteError("ERR wrong number of arguments for 'msetnx' command")
+		c.conn.WriteError(arityError("msetnx"))
 		return
 	}
 	c.propose(fsm.NewMSetNX(args[1:]...))

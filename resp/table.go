@@ -119,9 +119,15 @@ func (t *table) register(c *command) {
 		panic(fmt.Sprintf("resp: command %q registered twice", name))
 	}
 	c.fullName = name
-	c.arityErr = "ERR wrong number of arguments for '" + name + "' command"
+	c.arityErr = arityError(name)
 	t.m[c.name] = c
 	t.order = append(t.order, c)
+}
+
+// arityError is Redis's error for a wrong number of arguments to the command
+// name (for a subcommand, "container|sub").
+func arityError(name string) string {
+	return "ERR wrong number of arguments for '" + name + "' command"
 }
 
 // onReset registers fn to clear the per-connection state a group of commands

@@ -95,13 +95,8 @@ func TestFollowerRelaysConcurrentWritesTogether(t *testing.T) {
 	ctx := ctxT(t, 2*time.Minute)
 	fc := f.Client()
 	relayed := func() (writes, calls uint64) {
-		in := parseInfo(t, fc.Info(ctx, "raft").Val())["raft"]
-		w, err1 := strconv.ParseUint(in["raft_relayed_writes"], 10, 64)
-		n, err2 := strconv.ParseUint(in["raft_relay_calls"], 10, 64)
-		if err1 != nil || err2 != nil {
-			t.Fatalf("INFO raft relay fields: %v", in)
-		}
-		return w, n
+		v := raftCounters(t, ctx, fc, "raft_relayed_writes", "raft_relay_calls")
+		return v[0], v[1]
 	}
 	w0, c0 := relayed()
 

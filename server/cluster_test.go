@@ -406,13 +406,8 @@ func TestClusterReadConfirmation(t *testing.T) {
 	ctx := ctxT(t, time.Minute)
 	lc := leader.Client()
 	confirmed := func() (uint64, uint64) {
-		in := parseInfo(t, lc.Info(ctx, "raft").Val())["raft"]
-		fast, err1 := strconv.ParseUint(in["raft_read_confirm_rounds"], 10, 64)
-		slow, err2 := strconv.ParseUint(in["raft_read_confirm_fallbacks"], 10, 64)
-		if err1 != nil || err2 != nil {
-			t.Fatalf("INFO raft read confirmation fields: %v", in)
-		}
-		return fast, slow
+		v := raftCounters(t, ctx, lc, "raft_read_confirm_rounds", "raft_read_confirm_fallbacks")
+		return v[0], v[1]
 	}
 	// Every read sees the write acknowledged before it, on the leader and,
 	// through the leader's read index, on a follower.
@@ -441,14 +436,7 @@ func TestClusterReadConfirmation(t *testing.T) {
 		}
 		return nil
 	})
-	byFollower := func() uint64 {
-		in := parseInfo(t, lc.Info(ctx, "raft").Val())["raft"]
-		v, err := strconv.ParseUint(in["raft_read_confirm_by_follower"], 10, 64)
-		if err != nil {
-			t.Fatalf("INFO raft_read_confirm_by_follower: %v", in)
-		}
-		return v
-	}
+	byFollower := func() uint64 { return raftCounters(t, ctx, lc, "raft_read_confirm_by_follower")[0] }
 	fast0, slow0 := confirmed()
 	by0 := byFollower()
 	check(1)

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"slices"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/riot-kv/riot-redis/internal/testcluster"
 )
@@ -30,6 +33,22 @@ func parseInfo(t *testing.T, text string) map[string]map[string]string {
 			}
 			cur[k] = v
 		}
+	}
+	return out
+}
+
+// raftCounters reads the named counters of c's INFO raft section, failing
+// the test if one is missing or not a number.
+func raftCounters(t *testing.T, ctx context.Context, c *redis.Client, fields ...string) []uint64 {
+	t.Helper()
+	in := parseInfo(t, c.Info(ctx, "raft").Val())["raft"]
+	out := make([]uint64, len(fields))
+	for i, f := range fields {
+		v, err := strconv.ParseUint(in[f], 10, 64)
+		if err != nil {
+			t.Fatalf("INFO raft %s: %v (section %v)", f, err, in)
+		}
+		out[i] = v
 	}
 	return out
 }

@@ -105,16 +105,17 @@ func RunDifferential(t testing.TB, redisAddr, riotAddr string, o DiffOptions) {
 	aborted := 0            // EXECs Redis's WATCH aborted
 	others := 0             // commands sent over the second connection
 	// Of the EXECs both aborted, those with a command of the second
-	// connection between the WATCH and the EXEC (watching, otherSince).
+	// connection since the last WATCH (only a WATCH since the last EXEC can
+	// abort one).
 	crossAborted := 0
-	watching, otherSince := false, false
+	otherSince := false
 	for i := 0; i < ops; {
 		if g.rng.IntN(5) == 0 {
 			// One command over the second connection: never a
 			// transaction command, and never queued.
 			args := g.otherCommand()
 			others++
-			otherSince = otherSince || watching
+			otherSince = true
 			history = append(history, "[second connection] "+quoteArgs(args))
 			if len(history) > 20 {
 				history = history[1:]
@@ -144,10 +145,8 @@ func RunDifferential(t testing.TB, redisAddr, riotAddr string, o DiffOptions) {
 			args := g.next()
 			steps, norms = append(steps, args), append(norms, args)
 			switch strings.ToUpper(args[0]) {
-			case "WATCH":
-				if !g.inMulti() {
-					watching, otherSince = true, false
-				}
+			case "WATCH": // drawn only outside MULTI
+				otherSince = false
 				queue = append(queue, args)
 			case "MULTI":
 				queue = queue[:0]
