@@ -13,7 +13,11 @@
 // priority. On idle cores the priority changes nothing.
 package background
 
-import "runtime"
+import (
+	"os"
+	"runtime"
+	"sync"
+)
 
 // Nice is how much higher than the rest of the process a background thread's
 // nice value is (0 is the default; 19 the lowest priority, where it stops). At
@@ -34,8 +38,49 @@ func Go(fn func()) {
 		runtime.LockOSThread()
 		// No UnlockOSThread: the thread must end with the goroutine.
 		lower()
+		procs.add(1)
+		defer procs.add(-1)
 		fn()
 	}()
+}
+
+// procs gives each running background thread a Go processor of its own.
+//
+// A goroutine holds a processor (one of GOMAXPROCS) while its thread runs Go
+// code, and the Go scheduler, not the kernel, decides which goroutine gets
+// one: the thread's nice value cannot make it yield a processor to client
+// work. With GOMAXPROCS=1 (a node given one core's share of a host it shares
+// with other nodes) a flush of the write-behind buffer would hold the only
+// processor for up to hundreds of milliseconds, giving it up only when the
+// runtime preempts it every 10 ms. So while background threads run, the
+// process has that many more processors than configured; the kernel then
+// shares the cores between the threads by their nice values.
+var procs extraProcs
+
+type extraProcs struct {
+	mu      sync.Mutex
+	running int
+	base    int  // GOMAXPROCS before the first running thread raised it
+	dflt    bool // base was the runtime's own choice (no GOMAXPROCS variable)
+}
+
+func (p *extraProcs) add(d int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.running == 0 {
+		p.base = runtime.GOMAXPROCS(0)
+		p.dflt = os.Getenv("GOMAXPROCS") == ""
+	}
+	p.running += d
+	switch {
+	case p.running > 0:
+		runtime.GOMAXPROCS(p.base + p.running)
+	case p.dflt:
+		// Hand the choice back to the runtime, which follows the CPU limit.
+		runtime.SetDefaultGOMAXPROCS()
+	default:
+		runtime.GOMAXPROCS(p.base)
+	}
 }
 
 // Run runs fn on a background thread and returns its error.

@@ -2,9 +2,12 @@ package background
 
 import (
 	"errors"
+	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestRunReturnsTheError(t *testing.T) {
@@ -70,4 +73,77 @@ func lockedNice(t *testing.T) int {
 		t.Error(err)
 	}
 	return n
+}
+
+// procsSettle waits until no background thread holds an extra processor and
+// returns GOMAXPROCS then. A thread gives its processor back after fn
+// returns, so after Run has returned.
+func procsSettle(t *testing.T) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		procs.mu.Lock()
+		running := procs.running
+		procs.mu.Unlock()
+		if running == 0 {
+			return runtime.GOMAXPROCS(0)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d background threads still counted as running", running)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestBackgroundThreadsGetProcessorsOfTheirOwn(t *testing.T) {
+	for _, base := range []int{1, 3} {
+		procsSettle(t) // threads of other tests may still be ending
+		prev := runtime.GOMAXPROCS(base)
+		t.Setenv("GOMAXPROCS", strconv.Itoa(base)) // an explicit setting, restored as it was
+		// Two threads at once: each adds one while it runs.
+		started := make(chan struct{}, 2)
+		release := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Add(1)
+			Go(func() {
+				defer wg.Done()
+				started <- struct{}{}
+				<-release
+			})
+		}
+		<-started
+		<-started
+		if n := runtime.GOMAXPROCS(0); n != base+2 {
+			t.Errorf("base %d: GOMAXPROCS %d while two background threads run, want %d", base, n, base+2)
+		}
+		close(release)
+		wg.Wait()
+		if got := procsSettle(t); got != base {
+			t.Errorf("GOMAXPROCS after = %d, want %d restored", got, base)
+		}
+		runtime.GOMAXPROCS(prev)
+	}
+}
+
+func TestBackgroundThreadsHandTheDefaultBack(t *testing.T) {
+	procsSettle(t)
+	if v, ok := os.LookupEnv("GOMAXPROCS"); ok {
+		os.Unsetenv("GOMAXPROCS")
+		t.Cleanup(func() { os.Setenv("GOMAXPROCS", v) })
+	}
+	prev := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+	runtime.SetDefaultGOMAXPROCS()
+	dflt := runtime.GOMAXPROCS(0)
+	var during int
+	if err := Run(func() error { during = runtime.GOMAXPROCS(0); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if during != dflt+1 {
+		t.Errorf("GOMAXPROCS %d while a background thread runs, want %d", during, dflt+1)
+	}
+	if got := procsSettle(t); got != dflt {
+		t.Errorf("GOMAXPROCS after = %d, want the default %d", got, dflt)
+	}
 }
