@@ -5,6 +5,8 @@
 #   scripts/bench.sh              full run (-n 100000 per row)
 #   BENCH_N=20000 scripts/bench.sh  shorter run
 #   BENCH_OUT=docs/bench.md scripts/bench.sh   also write the table to a file
+#   RIOT_GOMAXPROCS=1 scripts/bench.sh   give each riot node that many Go
+#                                        processors (default: Go's, one per core)
 #
 # Targets started here (and stopped at exit):
 #   redis-fsync    redis-server --appendonly yes --appendfsync always   (port 7101)
@@ -77,7 +79,11 @@ start_riot() { # $1 = read consistency
 			--raft-addr "127.0.0.1:$((7210 + i))" --rpc-addr "127.0.0.1:$((7220 + i))"
 			--http-addr "127.0.0.1:$((7230 + i))" --read-consistency "$1")
 		if [ "$i" != 1 ]; then args+=(--join 127.0.0.1:7201); fi
-		"$work/riot-redis" "${args[@]}" >"$work/riot-n$i.log" 2>&1 &
+		if [ -n "${RIOT_GOMAXPROCS:-}" ]; then
+			GOMAXPROCS=$RIOT_GOMAXPROCS "$work/riot-redis" "${args[@]}" >"$work/riot-n$i.log" 2>&1 &
+		else
+			"$work/riot-redis" "${args[@]}" >"$work/riot-n$i.log" 2>&1 &
+		fi
 		pids+=($!)
 		if [ "$i" = 1 ]; then wait_ready 7201; fi
 	done
@@ -213,9 +219,11 @@ for lvl in linearizable lease stale; do
 	echo "${read_rows[-1]}" >&2
 done
 
+procs="Go's default processors per node (one per core)"
+if [ -n "${RIOT_GOMAXPROCS:-}" ]; then procs="GOMAXPROCS=$RIOT_GOMAXPROCS per node"; fi
 {
 	echo "Date: $(date -u +%Y-%m-%d). Machine: $(nproc)-core $(uname -m), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r | cut -d- -f1)."
-	echo "redis-benchmark -n $N (-c 1 rows: -n $((N / 10))) -r $R; $(redis-server --version | awk '{print $1, $2, $3}'); riot: 3 nodes on this host, Raft log fsync on."
+	echo "redis-benchmark -n $N (-c 1 rows: -n $((N / 10))) -r $R; $(redis-server --version | awk '{print $1, $2, $3}'); riot: 3 nodes on this host, Raft log fsync on, $procs."
 	echo
 	echo "$header"
 	echo "$sep"
