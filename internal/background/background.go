@@ -35,11 +35,15 @@ func backgroundNice(base int) int { return min(base+Nice, maxNice) }
 // Go runs fn in a new goroutine on a background thread.
 func Go(fn func()) {
 	go func() {
+		// Changing GOMAXPROCS stops the world; a thread at a lower priority
+		// could keep it stopped while other processes hold the cores, so the
+		// changes are made at the normal priority: before lower, and after
+		// fn from another goroutine.
+		procs.add(1)
+		defer func() { go procs.add(-1) }()
 		runtime.LockOSThread()
 		// No UnlockOSThread: the thread must end with the goroutine.
 		lower()
-		procs.add(1)
-		defer procs.add(-1)
 		fn()
 	}()
 }
