@@ -10,7 +10,9 @@
 // OS thread locked to its goroutine, with a higher nice value. The thread is
 // never handed back to the Go scheduler: when the goroutine returns, the
 // runtime ends the thread with it, so no other goroutine inherits the lower
-// priority. On idle cores the priority changes nothing.
+// priority. On idle cores the priority changes nothing. While it runs, a
+// background thread also counts one more Go processor for the process (see
+// procs), so it never takes one from client work.
 package background
 
 import (
