@@ -2,6 +2,8 @@
 # Starts or stops a local 3-node riot-redis cluster on the ports the README lists:
 #   RESP 6379/6380/6381, HTTP 8080-8082, gRPC 32123-32125, Raft 12000-12002.
 # Data lives in ./.cluster/nodeN, logs in ./.cluster/nodeN.log.
+# The three nodes share this host, so each gets its share of the cores as Go
+# processors (GOMAXPROCS = cores / 3, at least 1) unless GOMAXPROCS is set.
 #   scripts/cluster.sh start   build, start node1 (bootstrap), node2 and node3 (--join)
 #   scripts/cluster.sh stop    SIGTERM every node (a leader hands leadership over first)
 #   scripts/cluster.sh status  CLUSTER PEERS from node1
@@ -14,6 +16,8 @@ bin=bin/riot-redis
 start() {
 	mkdir -p "$base" bin
 	go build -o "$bin" ./cmd/riot-redis
+	procs=${GOMAXPROCS:-$(($(nproc) / 3))}
+	if [ "$procs" -lt 1 ]; then procs=1; fi
 	for i in 1 2 3; do
 		if [ -f "$base/node$i.pid" ] && kill -0 "$(cat "$base/node$i.pid")" 2>/dev/null; then
 			echo "node$i already running (pid $(cat "$base/node$i.pid"))"
@@ -25,9 +29,9 @@ start() {
 		if [ "$i" != 1 ]; then
 			args+=(--join "127.0.0.1:6379,127.0.0.1:6380")
 		fi
-		nohup "$bin" "${args[@]}" >"$base/node$i.log" 2>&1 &
+		GOMAXPROCS=$procs nohup "$bin" "${args[@]}" >"$base/node$i.log" 2>&1 &
 		echo $! >"$base/node$i.pid"
-		echo "node$i started (pid $!, RESP 127.0.0.1:$((6378 + i)))"
+		echo "node$i started (pid $!, RESP 127.0.0.1:$((6378 + i)), GOMAXPROCS=$procs)"
 		if [ "$i" = 1 ]; then sleep 2; fi
 	done
 }
