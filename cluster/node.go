@@ -264,6 +264,11 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 	// to MaxAppendEntries queued proposals in one log write (group commit).
 	rc.MaxAppendEntries = maxAppendEntries
 	rc.BatchApplyCh = true
+	// Raft reports some replication metrics twice, once with the peer in a
+	// label and once (legacy) with the peer in the name; the labelled ones
+	// are enough, and each report costs a go-metrics key lookup on every
+	// AppendEntries answer and heartbeat.
+	rc.NoLegacyTelemetry = true
 	// The engine is durable and records the applied index atomically with the
 	// data, so a restart resumes from the engine instead of re-reading the
 	// whole snapshot: restart time does not grow with the data size. Entries
