@@ -203,6 +203,16 @@ func TestHTTPAPI(t *testing.T) {
 		if v := mustMetric(t, r.body, "riot_node_is_leader"); v != 0 {
 			t.Errorf("riot_node_is_leader on a follower = %v, want 0", v)
 		}
+		// Replication series name the peer in a label; Raft's legacy copies
+		// with the peer in the series name are off.
+		if v := mustMetric(t, lr.body, `riot_raft_replication_appendEntries_logs{peer_id="`+f.Cfg.ID+`"}`); v < 1 {
+			t.Errorf("entries replicated to %s = %v, want >= 1", f.Cfg.ID, v)
+		}
+		for _, line := range strings.Split(string(lr.body), "\n") {
+			if strings.HasPrefix(line, "riot_raft_replication_appendEntries_logs_") {
+				t.Errorf("legacy per-peer series on the leader: %s", line)
+			}
+		}
 		// riot_keys comes from the state machine's key statistics when it
 		// keeps them; keys written above ("bin") are still there.
 		ks, hasStats := any(f.Raft().FSM()).(interface{ KeyStats() (keys, expires int64) })
