@@ -79,11 +79,7 @@ start_riot() { # $1 = read consistency
 			--raft-addr "127.0.0.1:$((7210 + i))" --rpc-addr "127.0.0.1:$((7220 + i))"
 			--http-addr "127.0.0.1:$((7230 + i))" --read-consistency "$1")
 		if [ "$i" != 1 ]; then args+=(--join 127.0.0.1:7201); fi
-		if [ -n "${RIOT_GOMAXPROCS:-}" ]; then
-			GOMAXPROCS=$RIOT_GOMAXPROCS "$work/riot-redis" "${args[@]}" >"$work/riot-n$i.log" 2>&1 &
-		else
-			"$work/riot-redis" "${args[@]}" >"$work/riot-n$i.log" 2>&1 &
-		fi
+		env ${RIOT_GOMAXPROCS:+"GOMAXPROCS=$RIOT_GOMAXPROCS"} "$work/riot-redis" "${args[@]}" >"$work/riot-n$i.log" 2>&1 &
 		pids+=($!)
 		if [ "$i" = 1 ]; then wait_ready 7201; fi
 	done

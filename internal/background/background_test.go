@@ -126,7 +126,10 @@ func TestBackgroundThreadsGetProcessorsOfTheirOwn(t *testing.T) {
 	}
 }
 
-func TestBackgroundThreadsHandTheDefaultBack(t *testing.T) {
+// Without a GOMAXPROCS variable the count comes back to the runtime's
+// default. (Whether the runtime is back in its default mode, following CPU
+// limits, cannot be read; the value can.)
+func TestBackgroundThreadsWithoutAVariable(t *testing.T) {
 	procsSettle(t)
 	if v, ok := os.LookupEnv("GOMAXPROCS"); ok {
 		os.Unsetenv("GOMAXPROCS")
