@@ -129,7 +129,7 @@ median() {
 
 echo
 echo "Date: $(date -u +%F). Machine: $(nproc)-core $(uname -m), Linux $(uname -r). $(redis-server --version | awk '{print "Redis server", $3}')."
-echo "redis-benchmark -t get -n $N -r 100000 -d 64 -c 50 ${EXTRA[*]}; $REPEAT rounds, medians. \", 1\": GOMAXPROCS=1."
+echo "redis-benchmark -t get -n $N -r 100000 -d 64 -c 50${EXTRA[*]:+ ${EXTRA[*]}}; $REPEAT rounds, medians. \", 1\": GOMAXPROCS=1."
 echo
 echo "| server | GET/s | ratio to redis | server CPU µs per GET | each round (GET/s) |"
 echo "|---|---|---|---|---|"
