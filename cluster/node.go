@@ -172,7 +172,7 @@ type Node struct {
 	confirmFast   atomic.Uint64             // rounds shown by confirm.go
 	confirmSlow   atomic.Uint64             // rounds left to Raft's VerifyLeader
 	confirmPeer   atomic.Uint64             // follower read indexes that needed no round (readIndexFor)
-	raftRef       atomic.Pointer[raft.Raft] // n.raft, for the confirmation server
+	raftRef       atomic.Pointer[raft.Raft] // n.raft, for the Raft port's servers, which start before it
 	index         *indexClient              // to the leader's read-index service (follower)
 	batch         *batcher
 	relay         *relayBatcher // a follower's writes to the leader

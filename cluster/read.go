@@ -120,7 +120,14 @@ func (n *Node) ReadIndexLocal(ctx context.Context) (uint64, error) {
 // follower (from) and carries its current term (fromTerm), as read after the
 // request's reads arrived; from is empty for a request that does not say.
 // See leaderReadIndex for when such a request needs no round.
+//
+// The Raft port serves these requests from the moment it listens, which is
+// before Raft has started: a node restarting while followers still take it
+// for the leader answers ErrNotLeader until then.
 func (n *Node) readIndexFor(ctx context.Context, from raft.ServerID, fromTerm uint64) (uint64, error) {
+	if n.raftRef.Load() == nil {
+		return 0, ErrNotLeader
+	}
 	return n.leaderReadIndex(ctx, n.verify, from, fromTerm)
 }
 

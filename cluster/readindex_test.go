@@ -240,3 +240,25 @@ func TestRedialBacksOff(t *testing.T) {
 		}
 	}
 }
+
+// The Raft port listens before Raft starts. A follower that still takes a
+// restarting node for its leader may ask it for the read index in between:
+// the answer is ErrNotLeader, not a crash (found by the long fault run, seed
+// 132936457: a nil Raft dereferenced in waitReady).
+func TestReadIndexBeforeRaftStarts(t *testing.T) {
+	n := &Node{}
+	m, err := listenMux("127.0.0.1:0", nil, map[byte]func(net.Conn){
+		readIndexIDMagic: func(c net.Conn) { serveReadIndex(c, true, n.readIndexFor, time.Second) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	c := &indexClient{dialTimeout: time.Second, self: "n2", term: func() uint64 { return 7 }}
+	defer c.close()
+	for i := range 2 {
+		if _, err, ok := c.readIndex(raft.ServerAddress(m.Addr().String()), time.Second); !ok || !errors.Is(err, ErrNotLeader) {
+			t.Fatalf("request %d before Raft started: %v (ok %v); want ErrNotLeader", i, err, ok)
+		}
+	}
+}
