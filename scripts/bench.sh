@@ -29,29 +29,16 @@
 # measurement is listed under the tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 N=${BENCH_N:-100000}
 R=100000
 REPEAT=${BENCH_REPEAT:-3}
+need_redis
+ports_free bench 7101 7102 7201 7202 7203 7211 7212 7213 7221 7222 7223 7231 7232 7233 || exit 1
 work=$(mktemp -d /tmp/riot-bench.XXXXXX)
 pids=()
-
-need=()
-command -v redis-server >/dev/null || need+=(redis-server)
-command -v redis-benchmark >/dev/null || need+=(redis-tools)
-if [ ${#need[@]} -gt 0 ]; then
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
-# Every port the run uses must be free: a server already listening there
-# would be benchmarked in place of the one this run starts.
-for port in 7101 7102 7201 7202 7203 7211 7212 7213 7221 7222 7223 7231 7232 7233; do
-	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-		echo "bench: port $port is in use; stop whatever listens there first" >&2
-		rmdir "$work"
-		exit 1
-	fi
-done
 
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -131,11 +118,6 @@ bench_all() {
 rows=()
 row() { rows+=("$1"); echo "$1" >&2; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
-# median of its arguments (for an even count, the mean of the middle two)
-median() {
-	printf '%s\n' "$@" | sort -g |
-		awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else printf "%.2f\n", (v[NR/2]+v[NR/2+1])/2}'
-}
 # col N "a b c" "d e f"...: the Nth field of each argument
 col() {
 	local i=$1

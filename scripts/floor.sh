@@ -24,27 +24,16 @@
 # system, from /proc), which a busy minute moves less than throughput.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 N=${FLOOR_N:-200000}
 REPEAT=${FLOOR_REPEAT:-3}
 read -r -a EXTRA <<<"${FLOOR_FLAGS:-}"
+need_redis
+ports_free floor 7401 7402 7403 7404 7405 7406 7407 7416 7417 7426 7427 7436 7437 || exit 1
 work=$(mktemp -d /tmp/riot-floor.XXXXXX)
 pids=()
-
-need=()
-command -v redis-server >/dev/null || need+=(redis-server)
-command -v redis-benchmark >/dev/null || need+=(redis-tools)
-if [ ${#need[@]} -gt 0 ]; then
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
-for port in 7401 7402 7403 7404 7405 7406 7407 7416 7417 7426 7427 7436 7437; do
-	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-		echo "floor: port $port is in use; stop whatever listens there first" >&2
-		rmdir "$work"
-		exit 1
-	fi
-done
 
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -122,10 +111,6 @@ for round in $(seq 1 "$REPEAT"); do
 	done
 done
 
-median() {
-	printf '%s\n' "$@" | sort -g |
-		awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else printf "%.2f\n", (v[NR/2]+v[NR/2+1])/2}'
-}
 
 echo
 echo "Date: $(date -u +%F). Machine: $(nproc)-core $(uname -m), Linux $(uname -r). $(redis-server --version | awk '{print "Redis server", $3}')."
