@@ -281,6 +281,9 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 		n.log.Info("engine behind newest snapshot; restoring it", "engine_index", f.AppliedIndex(), "snapshot_index", snaps[0].Index)
 	}
 
+	if testHookBeforeRaft != nil {
+		testHookBeforeRaft()
+	}
 	n.raft, err = raft.NewRaft(rc, durableFSM{FSM: f, log: n.store.log}, cache, n.store.stable, n.snaps, newCommitClampTransport(n.trans, n.store.log, n.stop))
 	if err != nil {
 		close(n.stop)
@@ -308,6 +311,10 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 	go n.expiryLoop()
 	return n, nil
 }
+
+// testHookBeforeRaft, when set by a test, runs in New after the Raft port
+// listens and before Raft starts.
+var testHookBeforeRaft func()
 
 // routableAddr resolves addr and rejects unspecified hosts, which other nodes
 // could not dial.

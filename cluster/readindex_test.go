@@ -2,13 +2,18 @@ package cluster
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/riot-kv/riot-redis/fsm"
+	"github.com/riot-kv/riot-redis/storage"
 )
 
 // A read-index service on a real port whose answers the test picks.
@@ -242,23 +247,74 @@ func TestRedialBacksOff(t *testing.T) {
 }
 
 // The Raft port listens before Raft starts. A follower that still takes a
-// restarting node for its leader may ask it for the read index in between:
-// the answer is ErrNotLeader, not a crash (found by the long fault run, seed
-// 132936457: a nil Raft dereferenced in waitReady).
-func TestReadIndexBeforeRaftStarts(t *testing.T) {
-	n := &Node{}
-	m, err := listenMux("127.0.0.1:0", nil, map[byte]func(net.Conn){
-		readIndexIDMagic: func(c net.Conn) { serveReadIndex(c, true, n.readIndexFor, time.Second) },
-	})
+// restarting node for its leader may ask it for the read index in between
+// (found by the long fault run, seed 132936457: a nil Raft dereferenced in
+// waitReady). Held there, a real node answers a read-index request with
+// ErrNotLeader and a confirmation request with term 0, and then starts
+// normally.
+func TestRaftPortBeforeRaftStarts(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
-	c := &indexClient{dialTimeout: time.Second, self: "n2", term: func() uint64 { return 7 }}
-	defer c.close()
-	for i := range 2 {
-		if _, err, ok := c.readIndex(raft.ServerAddress(m.Addr().String()), time.Second); !ok || !errors.Is(err, ErrNotLeader) {
-			t.Fatalf("request %d before Raft started: %v (ok %v); want ErrNotLeader", i, err, ok)
+	addr := l.Addr().String()
+	l.Close()
+	f, err := fsm.New(storage.NewMemory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, release := make(chan struct{}), make(chan struct{})
+	testHookBeforeRaft = func() { close(held); <-release }
+	defer func() { testHookBeforeRaft = nil }()
+	started := make(chan *Node, 1)
+	go func() {
+		n, err := New(Config{ID: "n1", Dir: t.TempDir(), RaftAddr: addr, Bootstrap: true}, f)
+		if err != nil {
+			t.Error(err)
 		}
+		started <- n
+	}()
+	<-held
+
+	c := &indexClient{dialTimeout: time.Second, self: "n2", term: func() uint64 { return 3 }}
+	defer c.close()
+	if _, err, ok := c.readIndex(raft.ServerAddress(addr), time.Second); !ok || !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("read index before Raft started: %v (ok %v); want ErrNotLeader", err, ok)
+	}
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	req := make([]byte, confirmFrame)
+	req[7] = 42
+	if _, err := conn.Write(append(hello(confirmMagic, "n1"), req...)); err != nil {
+		t.Fatal(err)
+	}
+	resp := make([]byte, confirmFrame)
+	if _, err := io.ReadFull(conn, resp); err != nil {
+		t.Fatalf("confirmation before Raft started: %v", err)
+	}
+	if seq, term := binary.BigEndian.Uint64(resp[:8]), binary.BigEndian.Uint64(resp[8:]); seq != 42 || term != 0 {
+		t.Fatalf("confirmation before Raft started = sequence %d, term %d; want 42, 0", seq, term)
+	}
+
+	close(release)
+	n := <-started
+	if n == nil {
+		t.FailNow()
+	}
+	defer n.Kill()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for n.waitReady(ctx) != nil {
+		if ctx.Err() != nil {
+			t.Fatal("the node did not become a ready leader after Raft started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err, ok := c.readIndex(raft.ServerAddress(addr), time.Second); !ok || err != nil {
+		t.Fatalf("read index once Raft leads: %v (ok %v)", err, ok)
 	}
 }
