@@ -323,6 +323,21 @@ func startNode(t *testing.T) *Node {
 // startNodeTimeout is startNode with heartbeat and election timeouts of d.
 func startNodeTimeout(t *testing.T, d time.Duration) *Node {
 	t.Helper()
+	addr, f := nodeParts(t)
+	n, err := New(Config{ID: "n1", Dir: t.TempDir(), RaftAddr: addr, Bootstrap: true,
+		HeartbeatTimeout: d, ElectionTimeout: d}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Kill() })
+	waitLeader(t, n)
+	return n
+}
+
+// nodeParts returns a free local address for a node's Raft port and a state
+// machine on the memory engine.
+func nodeParts(t *testing.T) (string, *fsm.FSM) {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -333,12 +348,12 @@ func startNodeTimeout(t *testing.T, d time.Duration) *Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := New(Config{ID: "n1", Dir: t.TempDir(), RaftAddr: addr, Bootstrap: true,
-		HeartbeatTimeout: d, ElectionTimeout: d}, f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Kill() })
+	return addr, f
+}
+
+// waitLeader waits up to 10 s for n, bootstrapped alone, to be a ready leader.
+func waitLeader(t *testing.T, n *Node) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for n.waitReady(ctx) != nil {
@@ -347,7 +362,6 @@ func startNodeTimeout(t *testing.T, d time.Duration) *Node {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return n
 }
 
 // Linearizable reads use the confirmation; while a membership change is in

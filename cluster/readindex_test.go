@@ -11,9 +11,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-
-	"github.com/riot-kv/riot-redis/fsm"
-	"github.com/riot-kv/riot-redis/storage"
 )
 
 // A read-index service on a real port whose answers the test picks.
@@ -253,16 +250,7 @@ func TestRedialBacksOff(t *testing.T) {
 // ErrNotLeader and a confirmation request with term 0, and then starts
 // normally.
 func TestRaftPortBeforeRaftStarts(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	f, err := fsm.New(storage.NewMemory())
-	if err != nil {
-		t.Fatal(err)
-	}
+	addr, f := nodeParts(t)
 	held, release := make(chan struct{}), make(chan struct{})
 	testHookBeforeRaft = func() { close(held); <-release }
 	defer func() { testHookBeforeRaft = nil }()
@@ -306,14 +294,7 @@ func TestRaftPortBeforeRaftStarts(t *testing.T) {
 		t.FailNow()
 	}
 	defer n.Kill()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for n.waitReady(ctx) != nil {
-		if ctx.Err() != nil {
-			t.Fatal("the node did not become a ready leader after Raft started")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitLeader(t, n)
 	if _, err, ok := c.readIndex(raft.ServerAddress(addr), time.Second); !ok || err != nil {
 		t.Fatalf("read index once Raft leads: %v (ok %v)", err, ok)
 	}
