@@ -13,7 +13,8 @@ import (
 
 func TestAnswerKeepsAnIncompleteCommand(t *testing.T) {
 	in := []byte("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4\r\nPI")
-	out, left, err := answer(in, nil, nil)
+	var args [][]byte
+	out, left, err := answer(in, nil, &args)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +24,7 @@ func TestAnswerKeepsAnIncompleteCommand(t *testing.T) {
 	if string(left) != "*1\r\n$4\r\nPI" {
 		t.Fatalf("left %q", left)
 	}
-	if _, _, err := answer([]byte("*x\r\n"), nil, nil); err == nil {
+	if _, _, err := answer([]byte("*x\r\n"), nil, &args); err == nil {
 		t.Fatal("a malformed header parsed")
 	}
 }

@@ -52,9 +52,16 @@ func server(mode string) (func(ln net.Listener) error, error) {
 }
 
 func serveRedcon(ln net.Listener) error {
+	// Each connection keeps a scratch buffer for its replies: WriteRaw copies
+	// them into redcon's own.
 	s := redcon.NewServer("", func(conn redcon.Conn, cmd redcon.Command) {
-		conn.WriteRaw(reply(nil, cmd.Args))
-	}, nil, nil)
+		b := conn.Context().(*[]byte)
+		*b = reply((*b)[:0], cmd.Args)
+		conn.WriteRaw(*b)
+	}, func(conn redcon.Conn) bool {
+		conn.SetContext(new([]byte))
+		return true
+	}, nil)
 	return s.Serve(ln)
 }
 
@@ -93,36 +100,41 @@ func equalFold(b []byte, s string) bool {
 
 // answer parses every complete command in in, appends their replies to out,
 // and returns out and the bytes of an incomplete command left at the end.
-func answer(in, out []byte, args [][]byte) ([]byte, []byte, error) {
+// *args is the parser's argument buffer, kept between calls.
+func answer(in, out []byte, args *[][]byte) ([]byte, []byte, error) {
 	for len(in) > 0 {
-		complete, a, _, rest, err := redcon.ReadNextCommand(in, args[:0])
+		complete, a, _, rest, err := redcon.ReadNextCommand(in, (*args)[:0])
 		if err != nil {
 			return out, nil, err
 		}
 		if !complete {
 			break
 		}
+		*args = a
 		out = reply(out, a)
-		args, in = a, rest
+		in = rest
 	}
 	return out, in, nil
 }
 
-// conn is one connection's buffers: unparsed input and pending replies.
+// conn is one connection's buffers: unparsed input, replies, arguments.
 type conn struct {
 	in, out []byte
 	args    [][]byte
 }
 
-// feed parses what arrived after what was left over, and returns the replies
-// to write. The input buffer is reused once everything in it is parsed.
+// feed parses what arrived (after what was left over, if anything), and
+// returns the replies to write. Only an incomplete command is copied.
 func (c *conn) feed(p []byte) ([]byte, error) {
-	c.in = append(c.in, p...)
-	var left []byte
-	var err error
-	c.out, left, err = answer(c.in, c.out[:0], c.args)
+	in := p
+	if len(c.in) > 0 {
+		c.in = append(c.in, p...)
+		in = c.in
+	}
+	out, left, err := answer(in, c.out[:0], &c.args)
+	c.out = out
 	c.in = append(c.in[:0], left...)
-	return c.out, err
+	return out, err
 }
 
 func serveGoroutines(ln net.Listener) error {
