@@ -35,14 +35,10 @@ func (n *Node) Read(ctx context.Context, lvl Consistency, fn func(s *fsm.FSM) er
 	switch lvl {
 	case Stale:
 	case Lease:
+		if n.leaseHolds() {
+			break
+		}
 		if n.isReady() {
-			now, until := time.Now().UnixNano(), n.lease.Load()
-			if now < until {
-				if until-now < int64(n.leaseDuration()/2) {
-					n.renewLease()
-				}
-				break
-			}
 			n.leaseWaits.Add(1)
 		}
 		// Renew the lease: only Raft's own round does.
@@ -69,6 +65,41 @@ func (n *Node) Read(ctx context.Context, lvl Consistency, fn func(s *fsm.FSM) er
 	}
 	// Under View, so a read of several keys sees one point of the log.
 	return n.fsm.View(fn)
+}
+
+// ReadsAtOnce reports whether a Read at lvl would run now without waiting
+// for a round, the network or the state machine: always for Stale, for
+// Lease on a ready leader whose lease holds (starting its renewal, as Read
+// does, when less than half is left), never for Linearizable. When it
+// reports true, a read of local state right after has lvl's guarantee, as
+// the Read would have.
+func (n *Node) ReadsAtOnce(lvl Consistency) bool {
+	switch {
+	case n.closing.Load():
+		return false
+	case lvl == Stale:
+		return true
+	case lvl == Lease:
+		return n.leaseHolds()
+	}
+	return false
+}
+
+// leaseHolds reports whether this node is a ready leader within its read
+// lease, and starts the lease's renewal in the background when less than
+// half of it is left.
+func (n *Node) leaseHolds() bool {
+	if !n.isReady() {
+		return false
+	}
+	now, until := time.Now().UnixNano(), n.lease.Load()
+	if now >= until {
+		return false
+	}
+	if until-now < int64(n.leaseDuration()/2) {
+		n.renewLease()
+	}
+	return true
 }
 
 // readIndex returns an index that, once applied locally, makes a local read

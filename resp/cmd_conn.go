@@ -394,6 +394,8 @@ func (i *connInfo) init(conn redcon.Conn) {
 	if nc := conn.NetConn(); nc != nil {
 		i.laddr = nc.LocalAddr().String()
 		i.fd = socketFD(nc)
+	} else if si, ok := conn.(interface{ socketInfo() (string, int) }); ok {
+		i.laddr, i.fd = si.socketInfo()
 	}
 }
 

@@ -49,6 +49,11 @@ type Config struct {
 	// Observer, if set, receives one measurement per command and the change
 	// in connected clients (the HTTP /metrics endpoint implements it).
 	Observer Observer
+	// EventLoop serves the connections from one epoll loop (Linux only)
+	// instead of a goroutine per connection: commands that can answer at
+	// once (fast reads the node serves without waiting, PING) run in the
+	// loop, the others on a goroutine per command run (loop_linux.go).
+	EventLoop bool
 }
 
 // Observer receives per-command measurements.
@@ -90,6 +95,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxClients < 0 {
 		return fmt.Errorf("%w: MaxClients %d is negative", ErrInvalidConfig, c.MaxClients)
+	}
+	if c.EventLoop && !loopSupported {
+		return fmt.Errorf("%w: EventLoop needs Linux", ErrInvalidConfig)
 	}
 	return nil
 }

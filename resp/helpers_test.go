@@ -2,7 +2,9 @@ package resp
 
 import (
 	"context"
+	"flag"
 	"log/slog"
+	"reflect"
 	"strconv"
 	"sync"
 	"testing"
@@ -31,6 +33,7 @@ type testNode struct {
 	adminErr  error               // returned by Join, Remove, Transfer, Members
 	proposals int
 	reads     []cluster.Consistency // level of every Read
+	barriers  []bool                // per read: it was a barrier (noRead)
 	transfers []string              // ids passed to Transfer
 	block     chan struct{}         // if set, Propose waits for it or for ctx
 	blocked   int                   // proposals waiting on block
@@ -95,6 +98,7 @@ func (n *testNode) Read(ctx context.Context, lvl cluster.Consistency, fn func(s 
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.reads = append(n.reads, lvl)
+	n.barriers = append(n.barriers, reflect.ValueOf(fn).Pointer() == reflect.ValueOf(noRead).Pointer())
 	if n.readErr != nil {
 		return n.readErr
 	}
@@ -172,6 +176,12 @@ func (n *testNode) Leader() (cluster.Member, bool) {
 	return cluster.Member{}, false
 }
 
+// ReadsAtOnce: the test node waits for nothing at Stale; other levels go
+// through Read, which records them.
+func (n *testNode) ReadsAtOnce(lvl cluster.Consistency) bool {
+	return lvl == cluster.Stale
+}
+
 func (n *testNode) DefaultConsistency() cluster.Consistency {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -185,14 +195,27 @@ func (n *testNode) set(fn func(n *testNode)) {
 	fn(n)
 }
 
-// lastRead returns the level of the latest Read and how many there were.
+// lastRead returns the level of the latest read of a command and how many
+// commands read (barriers not counted).
 func (n *testNode) lastRead() (cluster.Consistency, int) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if len(n.reads) == 0 {
+	count := 0
+	for _, b := range n.barriers {
+		if !b {
+			count++
+		}
+	}
+	i := len(n.reads) - 1
+	if i < 0 {
 		return 0, 0
 	}
-	return n.reads[len(n.reads)-1], len(n.reads)
+	if n.reads[i] == cluster.Stale && i > 0 && n.barriers[i-1] && !n.barriers[i] {
+		// A local read right after a barrier (the event loop's, or a
+		// pipeline's) reads at the barrier's level.
+		return n.reads[i-1], count
+	}
+	return n.reads[i], count
 }
 
 // testLogger returns a logger that writes through t.
@@ -208,8 +231,22 @@ func (w tWriter) Write(p []byte) (int, error) {
 }
 
 // mustServer starts a server on a free port for n and closes it at cleanup.
+// testLoop serves the tests' connections with the event loop
+// (go test ./resp -args -resp.loop), so the suite runs against both ways of
+// serving.
+var testLoop = flag.Bool("resp.loop", false, "serve test connections with the event loop")
+
 func mustServer(t testing.TB, n Node, cfg Config) *Server {
 	t.Helper()
+	return mustServerWith(t, n, cfg, nil)
+}
+
+// mustServerWith is mustServer with setup run on the server before it
+// starts (so that what setup changes happens before any connection's
+// goroutine or the event loop reads it).
+func mustServerWith(t testing.TB, n Node, cfg Config, setup func(s *Server)) *Server {
+	t.Helper()
+	cfg.EventLoop = cfg.EventLoop || *testLoop
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
@@ -219,6 +256,9 @@ func mustServer(t testing.TB, n Node, cfg Config) *Server {
 	s, err := New(cfg, n)
 	if err != nil {
 		t.Fatalf("New: %v", err)
+	}
+	if setup != nil {
+		setup(s)
 	}
 	if err := s.Start(); err != nil {
 		t.Fatalf("Start: %v", err)

@@ -760,9 +760,10 @@ func readBulk(t testing.TB, c *rawConn) string {
 func TestReset(t *testing.T) {
 	n := mustNode(t)
 	n.consist = cluster.Lease
-	s := mustServer(t, n, Config{})
 	var hooks atomic.Int32
-	s.cmds.onReset(func(c *client) { hooks.Add(1) })
+	s := mustServerWith(t, n, Config{}, func(s *Server) {
+		s.cmds.onReset(func(c *client) { hooks.Add(1) })
+	})
 	rdb := mustClient(t, s, &redis.Options{PoolSize: 1, Protocol: 2, DisableIdentity: true})
 	ctx := testContext(t)
 	id, err := rdb.ClientID(ctx).Result()

@@ -85,7 +85,7 @@ func (s *Server) runPipeline(c *client, first redcon.Command, rest []redcon.Comm
 func (c *client) runReads(reads []redcon.Command) {
 	if len(reads) > 1 && !c.readonly && !c.barrier {
 		ctx, cancel := c.commandContext()
-		err := c.srv.node.Read(ctx, c.consistency(), func(*fsm.FSM) error { return nil })
+		err := c.srv.node.Read(ctx, c.consistency(), noRead)
 		cancel()
 		if err == nil {
 			// Local reads from here; on error each read tries on its own.
@@ -98,11 +98,43 @@ func (c *client) runReads(reads []redcon.Command) {
 	}
 }
 
+// noRead is the read of a barrier: it reads nothing.
+func noRead(*fsm.FSM) error { return nil }
+
 // startsRun reports whether args is a command that batches with the commands
 // pipelined behind it.
 func (s *Server) startsRun(c *client, args [][]byte) bool {
 	cmd := s.resolve(args)
 	return cmd != nil && cmd.arityOK(len(args)) && (c.pipelinable(cmd) || c.batchableRead(cmd))
+}
+
+// How the event loop runs a command (loopClass).
+const (
+	loopWorker  = iota // on a worker goroutine: it may wait
+	loopNow            // on the loop, now
+	loopBarrier        // on the loop, after the loop's next read barrier
+)
+
+// loopClass says how the event loop may run args. On the loop: commands
+// Redis marks fast that write nothing and are not admin commands, outside
+// MULTI; a read among them runs now when the node serves the connection's
+// level without waiting, else after a read barrier. An unknown command or a
+// wrong arity is answered now. Everything else goes to a worker.
+func (s *Server) loopClass(c *client, args [][]byte) int {
+	if c.tx.multi {
+		return loopWorker
+	}
+	cmd := s.resolve(args)
+	if cmd == nil || !cmd.arityOK(len(args)) {
+		return loopNow
+	}
+	if cmd.flags&flagFast == 0 || cmd.flags&(flagWrite|flagAdmin) != 0 {
+		return loopWorker
+	}
+	if cmd.flags&flagRead == 0 || s.node.ReadsAtOnce(c.consistency()) {
+		return loopNow
+	}
+	return loopBarrier
 }
 
 // resolve looks up the command or subcommand args names, or returns nil.

@@ -40,6 +40,10 @@ type Node interface {
 	// DefaultConsistency is the read level of connections that did not send
 	// READONLY.
 	DefaultConsistency() cluster.Consistency
+	// ReadsAtOnce reports whether a Read at lvl would run now without
+	// waiting (always for Stale; for Lease while the leader's lease holds).
+	// When it does, local state read right after has lvl's guarantee.
+	ReadsAtOnce(lvl cluster.Consistency) bool
 	// ID is this node's stable server ID.
 	ID() string
 	// Stats returns Raft's counters under hashicorp/raft's names (state,
@@ -110,9 +114,17 @@ func (s *Server) Start() error {
 	}
 	s.ln = ln
 	s.started = time.Now()
+	s.served = make(chan struct{})
+	if s.cfg.EventLoop {
+		if err := s.startLoop(ln); err != nil {
+			_ = ln.Close()
+			s.ln = nil
+			return fmt.Errorf("resp: event loop: %w", err)
+		}
+		return nil
+	}
 	s.rs = redcon.NewServer(s.cfg.Addr, s.dispatch, s.accept, s.closedConn)
 	s.rs.AcceptError = s.acceptError
-	s.served = make(chan struct{})
 	glen := &guardListener{Listener: ln, maxBulk: s.cfg.MaxValueSize}
 	go func() {
 		defer close(s.served)

@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -64,6 +65,9 @@ type Config struct {
 	ReadConsistency     string `json:"read-consistency"`
 	// EnablePprof serves /debug/pprof on the HTTP address.
 	EnablePprof bool `json:"pprof"`
+	// RESPEventLoop serves RESP connections from one epoll loop instead of
+	// a goroutine per connection (Linux only; see resp.Config.EventLoop).
+	RESPEventLoop bool `json:"resp-event-loop"`
 
 	// Raft timing; zero means the cluster package's defaults. Tests shorten them.
 	HeartbeatTimeout  time.Duration `json:"-"`
@@ -129,6 +133,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := cluster.ParseConsistency(c.ReadConsistency); err != nil {
 		return fmt.Errorf("--read-consistency: %w", err)
+	}
+	if c.RESPEventLoop && runtime.GOOS != "linux" {
+		return fmt.Errorf("--resp-event-loop: needs Linux (this is %s)", runtime.GOOS)
 	}
 	if strings.ContainsAny(c.ID, " \t\r\n") {
 		return fmt.Errorf("--id: %q must not contain whitespace", c.ID)
@@ -251,7 +258,7 @@ func New(cfg Config) (_ *Server, err error) {
 	// One set of metrics: RESP records every command in it, HTTP serves it.
 	metrics := httpapi.NewMetrics()
 	if s.resp, err = resp.New(resp.Config{Addr: cfg.RESPAddr, Logger: cfg.Logger.With("component", "resp"),
-		Observer: metrics}, s.node); err != nil {
+		Observer: metrics, EventLoop: cfg.RESPEventLoop}, s.node); err != nil {
 		return nil, err
 	}
 	if err := s.resp.Start(); err != nil {
