@@ -50,6 +50,17 @@ type proposal struct {
 	// and ctx is its caller's (relayBatcher); both nil on the leader.
 	turn chan struct{}
 	ctx  context.Context
+	// notify, if set, receives the result instead of done (ProposeAsync).
+	notify func(fsm.Result, error)
+}
+
+// answer hands p its result.
+func (p *proposal) answer(r proposalResult) {
+	if p.notify != nil {
+		p.notify(r.res, r.err)
+		return
+	}
+	p.done <- r
 }
 
 type proposalResult struct {
@@ -178,7 +189,7 @@ func (b *batcher) run() {
 			select {
 			case b.slots <- struct{}{}:
 			case <-b.n.stop:
-				first.done <- proposalResult{err: ErrClosed}
+				first.answer(proposalResult{err: ErrClosed})
 				b.drainClosed()
 				return
 			}
@@ -284,7 +295,7 @@ func encodeBatch(batch []*proposal, now int64) ([]byte, error) {
 // res, the batch's result.
 func deliver(batch []*proposal, res fsm.Result) {
 	if len(batch) == 1 && batch[0].cmd.Op != fsm.OpBatch {
-		batch[0].done <- proposalResult{res: res}
+		batch[0].answer(proposalResult{res: res})
 		return
 	}
 	total := 0
@@ -295,7 +306,7 @@ func deliver(batch []*proposal, res fsm.Result) {
 		// A corrupt sub-command fails the whole entry and changes nothing.
 		if res.Kind == fsm.ResultError {
 			for _, p := range batch {
-				p.done <- proposalResult{res: res}
+				p.answer(proposalResult{res: res})
 			}
 			return
 		}
@@ -305,9 +316,9 @@ func deliver(batch []*proposal, res fsm.Result) {
 	off := 0
 	for _, p := range batch {
 		if p.cmd.Op == fsm.OpBatch {
-			p.done <- proposalResult{res: fsm.Result{Kind: fsm.ResultArray, Array: res.Array[off : off+p.count]}}
+			p.answer(proposalResult{res: fsm.Result{Kind: fsm.ResultArray, Array: res.Array[off : off+p.count]}})
 		} else {
-			p.done <- proposalResult{res: res.Array[off]}
+			p.answer(proposalResult{res: res.Array[off]})
 		}
 		off += p.count
 	}
@@ -342,7 +353,7 @@ func encodeFlatBatch(batch []*proposal, now int64) ([]byte, error) {
 
 func failAll(batch []*proposal, err error) {
 	for _, p := range batch {
-		p.done <- proposalResult{err: err}
+		p.answer(proposalResult{err: err})
 	}
 }
 
@@ -352,7 +363,7 @@ func (b *batcher) drainClosed() {
 	for {
 		select {
 		case p := <-b.queue:
-			p.done <- proposalResult{err: ErrClosed}
+			p.answer(proposalResult{err: ErrClosed})
 		default:
 			return
 		}

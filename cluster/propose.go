@@ -52,6 +52,39 @@ func (n *Node) Propose(ctx context.Context, c *fsm.Command) (fsm.Result, error) 
 	}
 }
 
+// ProposeAsync queues c on this node, which must be a leader whose batcher
+// has room, and returns true; done then receives c's result, exactly once,
+// on a goroutine of the batcher's (so it must not block). It returns false
+// without queueing anything when the node cannot take c that way (a
+// follower, a full queue, a stopping node): the caller proposes with
+// Propose instead. Errors are Propose's, without its retries: a retryable
+// one (ErrNotLeader, ErrNoLeader) means c was not applied.
+func (n *Node) ProposeAsync(c *fsm.Command, done func(fsm.Result, error)) bool {
+	if n.closing.Load() || n.raft.State() != raft.Leader {
+		return false
+	}
+	p, res := newProposal(c, waitTimeout)
+	if res != nil {
+		done(*res, nil)
+		return true
+	}
+	p.notify = done
+	b := n.batch
+	select {
+	case b.queue <- p:
+	default:
+		return false
+	}
+	select {
+	case <-n.stop:
+		// The batcher may have drained its queue before p arrived: answer
+		// what is left with ErrClosed (every proposal once, whoever takes it).
+		b.drainClosed()
+	default:
+	}
+	return true
+}
+
 // retryable reports errors after which the command was certainly not applied.
 func retryable(err error) bool {
 	return errors.Is(err, ErrNoLeader) || errors.Is(err, ErrNotLeader)

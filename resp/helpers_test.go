@@ -35,6 +35,7 @@ type testNode struct {
 	reads     []cluster.Consistency // level of every Read
 	barriers  []bool                // per read: it was a barrier (noRead)
 	transfers []string              // ids passed to Transfer
+	noAsync   bool                  // ProposeAsync declines
 	block     chan struct{}         // if set, Propose waits for it or for ctx
 	blocked   int                   // proposals waiting on block
 }
@@ -174,6 +175,19 @@ func (n *testNode) Leader() (cluster.Member, bool) {
 		}
 	}
 	return cluster.Member{}, false
+}
+
+// ProposeAsync applies c on a goroutine of its own through Propose, unless
+// noAsync is set.
+func (n *testNode) ProposeAsync(c *fsm.Command, done func(fsm.Result, error)) bool {
+	n.mu.Lock()
+	no := n.noAsync
+	n.mu.Unlock()
+	if no {
+		return false
+	}
+	go func() { done(n.Propose(context.Background(), c)) }()
+	return true
 }
 
 // ReadsAtOnce: the test node waits for nothing at Stale; other levels go

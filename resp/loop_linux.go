@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +16,9 @@ import (
 
 	"github.com/tidwall/redcon"
 	"golang.org/x/sys/unix"
+
+	"github.com/riot-kv/riot-redis/cluster"
+	"github.com/riot-kv/riot-redis/fsm"
 )
 
 // The event loop (Config.EventLoop). One goroutine waits in epoll for every
@@ -59,8 +63,10 @@ var errAgain = errors.New("resp: no data ready")
 type eventLoop struct {
 	srv *Server
 	ln  net.Listener
-	ep  int // epoll descriptor
-	efd int // eventfd that wakes the loop
+	ep  int             // epoll descriptor
+	epf *os.File        // ep, in Go's poller
+	epc syscall.RawConn // epf's
+	efd int             // eventfd that wakes the loop
 
 	conns map[int32]*lconn // by socket; the loop's own
 
@@ -74,6 +80,8 @@ type eventLoop struct {
 	mu       sync.Mutex
 	posted   []*lconn // new connections, and connections given back to close
 	barriers []barrierResult
+	results  []runResult
+	woken    bool // the eventfd was written since the loop last looked
 	stopping bool
 	done     bool // run has returned
 }
@@ -96,7 +104,24 @@ func (s *Server) startLoop(ln net.Listener) error {
 		_ = unix.Close(efd)
 		return err
 	}
-	l := &eventLoop{srv: s, ln: ln, ep: ep, efd: efd, conns: make(map[int32]*lconn)}
+	// A non-blocking epoll descriptor joins Go's poller (see run).
+	var epf *os.File
+	var epc syscall.RawConn
+	err = unix.SetNonblock(ep, true)
+	if err == nil {
+		epf = os.NewFile(uintptr(ep), "epoll")
+		epc, err = epf.SyscallConn()
+	}
+	if err != nil {
+		if epf != nil {
+			_ = epf.Close()
+		} else {
+			_ = unix.Close(ep)
+		}
+		_ = unix.Close(efd)
+		return err
+	}
+	l := &eventLoop{srv: s, ln: ln, ep: ep, epf: epf, epc: epc, efd: efd, conns: make(map[int32]*lconn)}
 	go l.acceptLoop()
 	go func() {
 		defer close(s.served)
@@ -177,21 +202,26 @@ func (l *eventLoop) post(c *lconn) {
 		return
 	}
 	l.posted = append(l.posted, c)
-	l.mu.Unlock()
-	l.wake()
+	l.wakeUnlock()
 }
 
-func (l *eventLoop) wake() {
-	var one = [8]byte{1}
-	_, _ = unix.Write(l.efd, one[:])
+// wakeUnlock releases l.mu and wakes the loop, unless it was woken since it
+// last looked at what is posted.
+func (l *eventLoop) wakeUnlock() {
+	write := !l.woken
+	l.woken = true
+	l.mu.Unlock()
+	if write {
+		var one = [8]byte{1}
+		_, _ = unix.Write(l.efd, one[:])
+	}
 }
 
 // stop makes the loop close every connection and return.
 func (l *eventLoop) stop() {
 	l.mu.Lock()
 	l.stopping = true
-	l.mu.Unlock()
-	l.wake()
+	l.wakeUnlock()
 }
 
 // run is the loop.
@@ -200,18 +230,27 @@ func (l *eventLoop) run() {
 		l.mu.Lock()
 		l.done = true
 		l.mu.Unlock()
-		_ = unix.Close(l.ep)
+		_ = l.epf.Close()
 		_ = unix.Close(l.efd)
 	}()
 	events := make([]unix.EpollEvent, 256)
 	var scratch [8]byte
 	stopping := false
 	for {
-		wait := -1
-		if len(l.again) > 0 {
-			wait = 0
+		// The loop never blocks in epoll_wait: a goroutine blocked in a
+		// system call keeps its Go processor until the runtime takes it
+		// back (20 µs to 10 ms later), which would leave Raft's goroutines
+		// one processor fewer. Instead the epoll descriptor itself waits in
+		// Go's poller, and epoll_wait only collects what is ready.
+		var n int
+		var err error
+		poll := func(uintptr) bool {
+			n, err = unix.EpollWait(l.ep, events, 0)
+			return n != 0 || err != nil || len(l.again) > 0
 		}
-		n, err := unix.EpollWait(l.ep, events, wait)
+		if rerr := l.epc.Read(poll); rerr != nil && err == nil {
+			err = rerr
+		}
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue
@@ -255,8 +294,9 @@ func (l *eventLoop) run() {
 			}
 		}
 		l.mu.Lock()
-		posted, barriers := l.posted, l.barriers
-		l.posted, l.barriers = nil, nil
+		posted, barriers, results := l.posted, l.barriers, l.results
+		l.posted, l.barriers, l.results = nil, nil, nil
+		l.woken = false
 		stopping = stopping || l.stopping
 		l.mu.Unlock()
 		for _, c := range posted {
@@ -264,6 +304,9 @@ func (l *eventLoop) run() {
 		}
 		for _, b := range barriers {
 			l.barrierDone(b)
+		}
+		for _, r := range results {
+			l.writeDone(r)
 		}
 		if len(l.waiting) > 0 && !l.barrierOn {
 			l.startBarrier()
@@ -366,7 +409,7 @@ func (l *eventLoop) shut(c *lconn) {
 	}
 	c.closing = true
 	c.werr = errClosing
-	idle := !c.busy
+	idle := !c.busy || c.parked // a parked connection's result is not awaited
 	c.mu.Unlock()
 	if idle {
 		l.finish(c)
@@ -400,12 +443,18 @@ type lconn struct {
 	registered   bool // the loop's: in conns and the epoll set
 
 	// The owner's (see the package comment on ownership).
-	rd       *redcon.Reader
-	cmds     []redcon.Command // the pipeline behind the running command
-	waitCmds []redcon.Command // the loop's: commands parked for a read barrier
-	wbuf     []byte           // replies not yet handed to the socket
-	closeReq bool             // Close was called, or reading failed
-	cerr     error            // why the connection ends (nil: the client closed it)
+	rd   *redcon.Reader
+	cmds []redcon.Command // the pipeline behind the running command
+	// The loop's, while c is parked (waiting for a read barrier or for a
+	// write run's result, with no worker): the commands still to run, from
+	// the parked one, and for a write, the run planned and its length.
+	parked   bool
+	waitCmds []redcon.Command
+	wrun     *writeRun
+	wlen     int
+	wbuf     []byte // replies not yet handed to the socket
+	closeReq bool   // Close was called, or reading failed
+	cerr     error  // why the connection ends (nil: the client closed it)
 	guard    protoGuard
 	gerr     error // protocol violation found by the guard
 
@@ -524,12 +573,20 @@ func (c *lconn) runOnLoop(cmds []redcon.Command, afterBarrier bool) bool {
 			continue
 		case loopBarrier:
 			cl.barrier = false
-			c.flush()
-			c.waitCmds = cmds[i:]
-			c.mu.Lock()
-			c.busy = true
-			c.mu.Unlock()
+			c.park(cmds[i:])
 			l.waiting = append(l.waiting, c)
+			return false
+		case loopWrite:
+			cl.barrier = false
+			j := i + 1
+			for j < len(cmds) && srv.loopClass(cl, cmds[j].Args) == loopWrite {
+				j++
+			}
+			if c.proposeRun(cl, cmds[i:], j-i) {
+				return false
+			}
+			// Nothing to propose: the replies are written; run on.
+			c.runOnLoopFrom(cmds[j:])
 			return false
 		}
 		if cl != nil {
@@ -542,6 +599,109 @@ func (c *lconn) runOnLoop(cmds []redcon.Command, afterBarrier bool) bool {
 		return false
 	}
 	return true
+}
+
+// runOnLoopFrom runs cmds on the loop and, if c is still the loop's,
+// serves what else it sent.
+func (c *lconn) runOnLoopFrom(cmds []redcon.Command) {
+	if c.runOnLoop(cmds, false) {
+		c.flush()
+		c.loop.serveIfIdle(c, false)
+	}
+}
+
+// park holds c on the loop until a barrier or a proposal's result resumes
+// it with cmds; replies so far go out first.
+func (c *lconn) park(cmds []redcon.Command) {
+	c.flush()
+	c.waitCmds = cmds
+	c.parked = true
+	c.mu.Lock()
+	c.busy = true
+	c.mu.Unlock()
+}
+
+// unpark ends park; it reports whether c is still to be served (not closed
+// meanwhile by the server's Close).
+func (c *lconn) unpark() bool {
+	if !c.parked || c.loop.conns[int32(c.fd)] != c {
+		return false
+	}
+	c.parked = false
+	c.mu.Lock()
+	c.busy = false
+	c.mu.Unlock()
+	return true
+}
+
+// proposeRun plans the first n commands of cmds (writes that may join one
+// batch) and proposes them without waiting; it reports whether c is parked
+// for the result. When they propose nothing their replies are written and
+// it reports false; when the node cannot take the proposal that way, c goes
+// to a worker with cmds, which runs them the usual way.
+func (c *lconn) proposeRun(cl *client, cmds []redcon.Command, n int) bool {
+	srv := c.loop.srv
+	run := make([]pipelined, n)
+	for k := range run {
+		run[k] = pipelined{cmd: srv.resolve(cmds[k].Args), args: cmds[k].Args}
+	}
+	w := cl.planWrites(run)
+	if len(w.proposals) == 0 {
+		cl.finishWrites(w, fsm.Result{}, nil)
+		return false
+	}
+	c.park(cmds)
+	c.wrun, c.wlen = w, n
+	prop, single := w.batch(), len(w.proposals) == 1
+	if single {
+		prop = w.proposals[0]
+	}
+	l := c.loop
+	done := func(res fsm.Result, err error) {
+		if single && err == nil {
+			res = fsm.Result{Kind: fsm.ResultArray, Array: []fsm.Result{res}}
+		}
+		l.mu.Lock()
+		l.results = append(l.results, runResult{c: c, res: res, err: err})
+		l.wakeUnlock()
+	}
+	if !srv.node.ProposeAsync(prop, done) {
+		c.wrun = nil
+		c.parked = false
+		c.waitCmds = nil
+		go c.work(cmds)
+	}
+	return true
+}
+
+type runResult struct {
+	c   *lconn
+	res fsm.Result
+	err error
+}
+
+// writeDone resumes a connection parked for its write run's result: the
+// run's replies, then the rest of its commands. A result that says nothing
+// was applied because leadership moved sends the run to a worker, which
+// proposes it again the usual way (retrying, or relaying to the new
+// leader).
+func (l *eventLoop) writeDone(r runResult) {
+	c := r.c
+	if c.wrun == nil || !c.unpark() {
+		return
+	}
+	cmds, w, n := c.waitCmds, c.wrun, c.wlen
+	c.waitCmds, c.wrun = nil, nil
+	if errors.Is(r.err, cluster.ErrNotLeader) || errors.Is(r.err, cluster.ErrNoLeader) {
+		c.mu.Lock()
+		c.busy = true
+		c.mu.Unlock()
+		go c.work(cmds)
+		return
+	}
+	cl, _ := c.ctx.(*client)
+	cl.finishWrites(w, r.res, r.err)
+	c.runOnLoopFrom(cmds[n:])
 }
 
 // startBarrier starts one read barrier for every connection parked since the
@@ -557,8 +717,7 @@ func (l *eventLoop) startBarrier() {
 		err := srv.node.Read(srv.ctx, srv.node.DefaultConsistency(), noRead)
 		l.mu.Lock()
 		l.barriers = append(l.barriers, barrierResult{conns: conns, err: err})
-		l.mu.Unlock()
-		l.wake()
+		l.wakeUnlock()
 	}()
 }
 
@@ -573,19 +732,16 @@ type barrierResult struct {
 func (l *eventLoop) barrierDone(b barrierResult) {
 	l.barrierOn = false
 	for _, c := range b.conns {
-		cmds := c.waitCmds
-		c.waitCmds = nil
-		c.mu.Lock()
-		closing := c.closing
-		if b.err != nil && !closing {
-			c.mu.Unlock()
-			go c.work(cmds)
+		if !c.unpark() {
 			continue
 		}
-		c.busy = false
-		c.mu.Unlock()
-		if closing {
-			l.closeIfDone(c)
+		cmds := c.waitCmds
+		c.waitCmds = nil
+		if b.err != nil {
+			c.mu.Lock()
+			c.busy = true
+			c.mu.Unlock()
+			go c.work(cmds)
 			continue
 		}
 		if c.runOnLoop(cmds, true) {

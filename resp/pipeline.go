@@ -113,13 +113,16 @@ const (
 	loopWorker  = iota // on a worker goroutine: it may wait
 	loopNow            // on the loop, now
 	loopBarrier        // on the loop, after the loop's next read barrier
+	loopWrite          // planned on the loop, proposed without waiting
 )
 
 // loopClass says how the event loop may run args. On the loop: commands
 // Redis marks fast that write nothing and are not admin commands, outside
 // MULTI; a read among them runs now when the node serves the connection's
 // level without waiting, else after a read barrier. An unknown command or a
-// wrong arity is answered now. Everything else goes to a worker.
+// wrong arity is answered now. A write that can join a pipeline's batch is
+// planned on the loop and proposed without waiting (unless its handler may
+// read first). Everything else goes to a worker.
 func (s *Server) loopClass(c *client, args [][]byte) int {
 	if c.tx.multi {
 		return loopWorker
@@ -127,6 +130,9 @@ func (s *Server) loopClass(c *client, args [][]byte) int {
 	cmd := s.resolve(args)
 	if cmd == nil || !cmd.arityOK(len(args)) {
 		return loopNow
+	}
+	if c.pipelinable(cmd) && cmd.flags&flagWriteReads == 0 {
+		return loopWrite
 	}
 	if cmd.flags&flagFast == 0 || cmd.flags&(flagWrite|flagAdmin) != 0 {
 		return loopWorker
@@ -159,86 +165,112 @@ func (c *client) runWrites(run []pipelined) {
 		c.srv.dispatchOne(c, run[0].args)
 		return
 	}
-	start := time.Now()
+	w := c.planWrites(run)
+	if len(w.proposals) == 0 {
+		c.finishWrites(w, fsm.Result{}, nil)
+		return
+	}
+	ctx, cancel := c.commandContext()
+	res, err := c.srv.node.Propose(ctx, w.batch())
+	cancel()
+	c.finishWrites(w, res, err)
+}
+
+// writeRun is a run of writes between its plan and its replies.
+type writeRun struct {
+	run       []pipelined
+	capt      *captureConn
+	replies   []byte // the replies, each copied out of capt once known
+	proposals []*fsm.Command
+	start     time.Time
+}
+
+// keep records p's reply.
+func (w *writeRun) keep(p *pipelined, reply []byte) {
+	p.r0 = len(w.replies)
+	w.replies = append(w.replies, reply...)
+	p.r1 = len(w.replies)
+}
+
+// batch is the run's proposal: its commands' proposals as one OpBatch.
+func (w *writeRun) batch() *fsm.Command { return fsm.NewBatch(w.proposals) }
+
+// planWrites runs every handler of run in plan mode: the replies of
+// commands that propose nothing are kept, the proposals of the others
+// collected (see pipeline.go's package comment).
+func (c *client) planWrites(run []pipelined) *writeRun {
+	w := &writeRun{run: run, capt: &captureConn{Conn: c.conn}, start: time.Now()}
 	real := c.conn
-	capt := &captureConn{Conn: real}
-	c.conn = capt
+	c.conn = w.capt
 	defer func() {
 		c.conn = real
-		c.tx.mode, c.tx.planned, c.tx.results = txIdle, nil, nil
+		c.tx.mode, c.tx.planned = txIdle, nil
 	}()
-
-	// The replies, in one buffer: each command's is copied out of capt as
-	// soon as it is known.
-	var replies []byte
-	keep := func(p *pipelined, reply []byte) {
-		p.r0 = len(replies)
-		replies = append(replies, reply...)
-		p.r1 = len(replies)
-	}
-	var proposals []*fsm.Command
 	for i := range run {
 		p := &run[i]
 		c.begin()
 		c.info.lastCmd.Store(p.cmd)
-		p.first = len(proposals)
-		planned, reply := c.plan(capt, p.cmd, p.args)
+		p.first = len(w.proposals)
+		planned, reply := c.plan(w.capt, p.cmd, p.args)
 		if planned == nil {
-			keep(p, reply)
+			w.keep(p, reply)
 			continue
 		}
 		p.n = len(planned)
-		proposals = append(proposals, planned...)
+		w.proposals = append(w.proposals, planned...)
 	}
+	return w
+}
 
+// finishWrites runs the handlers of w's commands that proposed again with
+// their results (res and perr are the batch proposal's outcome) and writes
+// every reply of the run, in order.
+func (c *client) finishWrites(w *writeRun, res fsm.Result, perr error) {
 	var results []fsm.Result
-	var perr error
-	if len(proposals) > 0 {
-		ctx, cancel := c.commandContext()
-		res, err := c.srv.node.Propose(ctx, fsm.NewBatch(proposals))
-		cancel()
+	if len(w.proposals) > 0 && perr == nil {
 		switch {
-		case err != nil:
-			perr = err
-		case res.Kind == fsm.ResultArray && len(res.Array) == len(proposals):
+		case res.Kind == fsm.ResultArray && len(res.Array) == len(w.proposals):
 			results = res.Array
 		case res.Kind == fsm.ResultError:
 			// The batch was refused as a whole; nothing was applied.
-			results = make([]fsm.Result, len(proposals))
+			results = make([]fsm.Result, len(w.proposals))
 			for i := range results {
 				results[i] = res
 			}
 		default:
 			c.srv.log.Error("pipeline: unexpected batch result", "client", c.id, "result", res.String())
-			results = make([]fsm.Result, len(proposals))
+			results = make([]fsm.Result, len(w.proposals))
 			for i := range results {
 				results[i] = fsm.Result{Kind: fsm.ResultError, Err: ErrTextInternal}
 			}
 		}
 	}
 
-	for i := range run {
-		p := &run[i]
+	real := c.conn
+	c.conn = w.capt
+	for i := range w.run {
+		p := &w.run[i]
 		if p.n == 0 {
 			continue
 		}
 		if perr != nil {
-			capt.reset()
+			w.capt.reset()
 			c.writeError(perr, true)
-			keep(p, c.captured(capt, p.cmd))
+			w.keep(p, c.captured(w.capt, p.cmd))
 			continue
 		}
-		keep(p, c.replay(capt, p.cmd, p.args, results[p.first:p.first+p.n]))
+		w.keep(p, c.replay(w.capt, p.cmd, p.args, results[p.first:p.first+p.n]))
 	}
 	c.conn = real
+	c.tx.mode, c.tx.results = txIdle, nil
 	obs := c.srv.cfg.Observer
-	elapsed := time.Since(start)
-	for i := range run {
-		r := replies[run[i].r0:run[i].r1]
+	elapsed := time.Since(w.start)
+	for i := range w.run {
+		r := w.replies[w.run[i].r0:w.run[i].r1]
 		real.WriteRaw(r)
 		c.srv.stats.commands.Add(1)
 		if obs != nil {
-			obs.Observe(run[i].cmd.fullName, elapsed, len(r) > 0 && r[0] == '-')
+			obs.Observe(w.run[i].cmd.fullName, elapsed, len(r) > 0 && r[0] == '-')
 		}
 	}
 }

@@ -25,6 +25,11 @@ const (
 	// flagNoMulti marks a command refused inside MULTI (it dooms the
 	// transaction, like an unknown command).
 	flagNoMulti
+	// flagWriteReads marks a write whose handler may read at the
+	// connection's level before it proposes (GETEX without options,
+	// INCRBYFLOAT with a bad increment): the event loop does not plan it,
+	// since such a read may wait.
+	flagWriteReads
 )
 
 // names returns the flags as COMMAND reports them.
