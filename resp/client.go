@@ -33,6 +33,9 @@ type client struct {
 	readonly bool
 	// wroteError is set when an error reply is written (errorMarkConn).
 	wroteError bool
+	// quit is set once QUIT ran (or a handler panicked): the connection is
+	// closing, and nothing the client sent after it runs.
+	quit bool
 	// barrier is set while a pipeline's run of reads executes after the
 	// barrier they share (pipeline.go): they read local state.
 	barrier bool

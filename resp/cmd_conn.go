@@ -80,6 +80,7 @@ func cmdEcho(c *client, args [][]byte) {
 func cmdQuit(c *client, _ [][]byte) {
 	c.conn.WriteString("OK")
 	c.conn.ReadPipeline()
+	c.quit = true
 	c.conn.Close()
 }
 

@@ -36,6 +36,7 @@ type testNode struct {
 	barriers  []bool                // per read: it was a barrier (noRead)
 	transfers []string              // ids passed to Transfer
 	noAsync   bool                  // ProposeAsync declines
+	asyncErr  error                 // ProposeAsync's next answer, nothing applied
 	block     chan struct{}         // if set, Propose waits for it or for ctx
 	blocked   int                   // proposals waiting on block
 }
@@ -178,13 +179,21 @@ func (n *testNode) Leader() (cluster.Member, bool) {
 }
 
 // ProposeAsync applies c on a goroutine of its own through Propose, unless
-// noAsync is set.
+// noAsync is set; asyncErr, once, is its answer instead, with nothing applied.
 func (n *testNode) ProposeAsync(c *fsm.Command, done func(fsm.Result, error)) bool {
 	n.mu.Lock()
 	no := n.noAsync
 	n.mu.Unlock()
 	if no {
 		return false
+	}
+	n.mu.Lock()
+	aerr := n.asyncErr
+	n.asyncErr = nil
+	n.mu.Unlock()
+	if aerr != nil {
+		go done(fsm.Result{}, aerr)
+		return true
 	}
 	go func() { done(n.Propose(context.Background(), c)) }()
 	return true
@@ -312,4 +321,11 @@ func (n *testNode) Stats() map[string]string {
 		"commit_index": idx, "applied_index": idx, "fsm_applied_index": strconv.FormatUint(n.f.AppliedIndex(), 10),
 		"last_snapshot_index": "0", "last_contact": contact, "num_peers": strconv.Itoa(len(n.members) - 1),
 	}
+}
+
+// proposalCount returns how many proposals were applied.
+func (n *testNode) proposalCount() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.proposals
 }

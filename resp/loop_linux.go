@@ -174,13 +174,12 @@ func newLconn(l *eventLoop, nc net.Conn) (*lconn, error) {
 	}
 	fd := -1
 	var derr error
-	if err := raw.Control(func(s uintptr) { fd, derr = unix.Dup(int(s)) }); err != nil {
+	if err := raw.Control(func(s uintptr) { fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
 		return nil, err
 	}
 	if derr != nil {
 		return nil, derr
 	}
-	unix.CloseOnExec(fd)
 	if err := unix.SetNonblock(fd, true); err != nil {
 		_ = unix.Close(fd)
 		return nil, err
@@ -207,14 +206,16 @@ func (l *eventLoop) post(c *lconn) {
 
 // wakeUnlock releases l.mu and wakes the loop, unless it was woken since it
 // last looked at what is posted.
+// The write happens under l.mu, and the loop closes the eventfd under l.mu
+// once done, so a late result can never write into a descriptor number the
+// process has reused since.
 func (l *eventLoop) wakeUnlock() {
-	write := !l.woken
-	l.woken = true
-	l.mu.Unlock()
-	if write {
+	if !l.woken && !l.done {
+		l.woken = true
 		var one = [8]byte{1}
 		_, _ = unix.Write(l.efd, one[:])
 	}
+	l.mu.Unlock()
 }
 
 // stop makes the loop close every connection and return.
@@ -229,9 +230,9 @@ func (l *eventLoop) run() {
 	defer func() {
 		l.mu.Lock()
 		l.done = true
+		_ = unix.Close(l.efd)
 		l.mu.Unlock()
 		_ = l.epf.Close()
-		_ = unix.Close(l.efd)
 	}()
 	events := make([]unix.EpollEvent, 256)
 	var scratch [8]byte
@@ -264,7 +265,10 @@ func (l *eventLoop) run() {
 				c.mu.Unlock()
 			}
 			for _, c := range l.conns {
-				if !c.busy {
+				c.mu.Lock()
+				idle := !c.busy || c.parked
+				c.mu.Unlock()
+				if idle {
 					l.finish(c)
 				}
 			}
@@ -839,6 +843,11 @@ func (c *lconn) flush() {
 	if len(c.wbuf) == 0 {
 		return
 	}
+	if c.closeReq && c.cerr == nil {
+		// Written after Close.
+		c.wbuf = c.wbuf[:0]
+		return
+	}
 	c.mu.Lock()
 	if c.werr == nil {
 		if len(c.out) == 0 {
@@ -896,9 +905,11 @@ func (c *lconn) sendLocked() {
 
 func (c *lconn) RemoteAddr() string { return c.raddr }
 
-// Close ends the connection after the replies written so far, and after
-// the command running now: the rest of its pipeline is not run.
+// Close ends the connection after the replies written so far, as redcon's
+// does: they are sent, anything written later is dropped, and the rest of
+// the pipeline does not run.
 func (c *lconn) Close() error {
+	c.flush()
 	c.closeReq = true
 	c.cmds = nil
 	return nil

@@ -54,7 +54,7 @@ func (s *Server) runPipeline(c *client, first redcon.Command, rest []redcon.Comm
 	cmds = append(cmds, first)
 	cmds = append(cmds, rest...)
 	var run []pipelined
-	for i := 0; i < len(cmds); i++ {
+	for i := 0; i < len(cmds) && !c.quit; i++ {
 		cmd := s.resolve(cmds[i].Args)
 		ok := cmd != nil && cmd.arityOK(len(cmds[i].Args))
 		if ok && c.pipelinable(cmd) {
@@ -78,7 +78,9 @@ func (s *Server) runPipeline(c *client, first redcon.Command, rest []redcon.Comm
 		c.runReads(cmds[i:j])
 		i = j - 1
 	}
-	c.runWrites(run)
+	if !c.quit {
+		c.runWrites(run)
+	}
 }
 
 // runReads runs consecutive read commands after one shared barrier.

@@ -3,6 +3,7 @@ package resp
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -132,5 +133,34 @@ func TestPipelinedReadsShareOneBarrier(t *testing.T) {
 	want := fmt.Sprint([]cluster.Consistency{cluster.Linearizable, cluster.Stale, cluster.Stale, cluster.Stale, cluster.Stale, cluster.Stale})
 	if reads != want {
 		t.Fatalf("read levels %s; want one linearizable barrier then local reads %s", reads, want)
+	}
+}
+
+// TestNothingRunsAfterQuit: commands pipelined behind QUIT are not run, even
+// when QUIT ends a run of batched writes.
+func TestNothingRunsAfterQuit(t *testing.T) {
+	n := mustNode(t)
+	s := mustServer(t, n, Config{})
+	conn, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	req := "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\n1\r\n*3\r\n$3\r\nSET\r\n$1\r\nj\r\n$1\r\n1\r\n" +
+		"*1\r\n$4\r\nQUIT\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\n2\r\n"
+	if _, err := conn.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, _ := io.ReadAll(conn)
+	if string(got) != "+OK\r\n+OK\r\n+OK\r\n" {
+		t.Fatalf("replies %q, want three +OK and the connection closed", got)
+	}
+	// Close waits for the connection's commands to end.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.proposalCount(); got != 1 {
+		t.Fatalf("%d proposals, want 1 (the two SETs before QUIT, batched): the SET after QUIT ran", got)
 	}
 }

@@ -236,6 +236,7 @@ func (s *Server) dispatch(conn redcon.Conn, rc redcon.Command) {
 		if r := recover(); r != nil {
 			s.log.Error("command handler panicked", "client", c.id, "panic", r, "stack", string(debug.Stack()))
 			conn.WriteError(ErrTextInternal)
+			c.quit = true
 			conn.Close()
 		}
 	}()

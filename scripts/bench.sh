@@ -7,6 +7,8 @@
 #   BENCH_OUT=docs/bench.md scripts/bench.sh   also write the table to a file
 #   RIOT_GOMAXPROCS=1 scripts/bench.sh   give each riot node that many Go
 #                                        processors (default: Go's, one per core)
+#   RIOT_FLAGS='--resp-event-loop=false' scripts/bench.sh   more riot-redis
+#                                        flags for every node
 #
 # Targets started here (and stopped at exit):
 #   redis-fsync    redis-server --appendonly yes --appendfsync always   (port 7101)
@@ -65,6 +67,8 @@ start_riot() { # $1 = read consistency
 		args=(--id "n$i" --dir "$work/riot/n$i" --resp-addr "127.0.0.1:$((7200 + i))"
 			--raft-addr "127.0.0.1:$((7210 + i))" --rpc-addr "127.0.0.1:$((7220 + i))"
 			--http-addr "127.0.0.1:$((7230 + i))" --read-consistency "$1")
+		# shellcheck disable=SC2206 # RIOT_FLAGS is split into flags on purpose
+		args+=(${RIOT_FLAGS:-})
 		if [ "$i" != 1 ]; then args+=(--join 127.0.0.1:7201); fi
 		env ${RIOT_GOMAXPROCS:+"GOMAXPROCS=$RIOT_GOMAXPROCS"} "$work/riot-redis" "${args[@]}" >"$work/riot-n$i.log" 2>&1 &
 		pids+=($!)
@@ -199,6 +203,7 @@ done
 
 procs="Go's default processors per node (one per core)"
 if [ -n "${RIOT_GOMAXPROCS:-}" ]; then procs="GOMAXPROCS=$RIOT_GOMAXPROCS per node"; fi
+if [ -n "${RIOT_FLAGS:-}" ]; then procs="$procs, node flags: ${RIOT_FLAGS}"; fi
 {
 	echo "Date: $(date -u +%Y-%m-%d). Machine: $(nproc)-core $(uname -m), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r | cut -d- -f1)."
 	echo "redis-benchmark -n $N (-c 1 rows: -n $((N / 10))) -r $R; $(redis-server --version | awk '{print $1, $2, $3}'); riot: 3 nodes on this host, Raft log fsync on, $procs."
