@@ -20,9 +20,12 @@ fmt-check:
 vet:
 	$(GO) vet $(PKGS)
 
-# The whole suite, with the race detector.
+# The whole suite, with the race detector. The resp package runs twice: with
+# a goroutine per connection, and again with its tests' servers on the event
+# loop (nodes started through server use the loop by default on Linux).
 test: deps fmt-check vet
 	$(GO) test -race -count=1 -timeout 25m $(PKGS)
+	$(GO) test -race -count=1 -timeout 10m ./resp/ -args -resp.loop
 
 # Quick feedback without the race detector.
 test-short:

@@ -66,7 +66,8 @@ type Config struct {
 	// EnablePprof serves /debug/pprof on the HTTP address.
 	EnablePprof bool `json:"pprof"`
 	// RESPEventLoop serves RESP connections from one epoll loop instead of
-	// a goroutine per connection (Linux only; see resp.Config.EventLoop).
+	// a goroutine per connection (Linux only, and the default there; see
+	// resp.Config.EventLoop).
 	RESPEventLoop bool `json:"resp-event-loop"`
 
 	// Raft timing; zero means the cluster package's defaults. Tests shorten them.
@@ -90,6 +91,7 @@ func DefaultConfig() Config {
 		EngineCacheMB:       storage.DefaultCacheBytes >> 20,
 		EngineWriteBehindMB: storage.DefaultWriteBehindBytes >> 20,
 		ReadConsistency:     DefaultReadConsistency,
+		RESPEventLoop:       runtime.GOOS == "linux",
 	}
 }
 

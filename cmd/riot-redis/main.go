@@ -61,7 +61,7 @@ func parseConfig(args []string, stderr io.Writer) (server.Config, error) {
 	fs.StringVar(&cfg.RPCAddr, "rpc-addr", cfg.RPCAddr, "gRPC address for relaying work between nodes")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "HTTP admin address")
 	fs.BoolVar(&cfg.EnablePprof, "pprof", false, "serve /debug/pprof on the HTTP address")
-	fs.BoolVar(&cfg.RESPEventLoop, "resp-event-loop", cfg.RESPEventLoop, "serve RESP connections from one epoll loop instead of a goroutine each (Linux)")
+	fs.BoolVar(&cfg.RESPEventLoop, "resp-event-loop", cfg.RESPEventLoop, "serve RESP connections from one epoll loop instead of a goroutine each (Linux only; false: a goroutine per connection)")
 	fs.StringVar(&join, "join", "", "comma-separated RESP addresses of existing members to join (ignored when the node has state)")
 	fs.StringVar(&cfg.Engine, "engine", cfg.Engine, "storage engine: leveldb, memory or bolt")
 	fs.IntVar(&cfg.EngineCacheMB, "engine-cache-mb", cfg.EngineCacheMB, "engine read cache in MiB (0: off)")

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -349,5 +350,20 @@ func TestProcessKillKeepsBufferedWrites(t *testing.T) {
 	}
 	if got, err := c.Get(ctx, "key:0").Result(); err != nil || got != "0:"+val {
 		t.Fatalf("key:0 after a snapshot, SIGKILL and restart = %.20q..., %v", got, err)
+	}
+}
+
+func TestParseConfigEventLoop(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{nil, runtime.GOOS == "linux"},
+		{[]string{"--resp-event-loop=false"}, false},
+	} {
+		cfg, err := parseConfig(tc.args, &bytes.Buffer{})
+		if err != nil || cfg.RESPEventLoop != tc.want {
+			t.Errorf("parseConfig(%q): RESPEventLoop %v, %v; want %v", tc.args, cfg.RESPEventLoop, err, tc.want)
+		}
 	}
 }
