@@ -149,8 +149,8 @@ func (l *eventLoop) acceptLoop() {
 			continue
 		}
 		if !l.srv.accept(c) {
-			// Refused: the error reply is in wbuf; one try to send it.
-			_, _ = unix.Write(c.fd, c.wbuf)
+			// Refused: the error reply is in b; one try to send it.
+			_, _ = unix.Write(c.fd, c.b)
 			_ = unix.Close(c.fd)
 			continue
 		}
@@ -456,9 +456,9 @@ type lconn struct {
 	waitCmds []redcon.Command
 	wrun     *writeRun
 	wlen     int
-	wbuf     []byte // replies not yet handed to the socket
-	closeReq bool   // Close was called, or reading failed
-	cerr     error  // why the connection ends (nil: the client closed it)
+	replyBuf       // replies not yet handed to the socket (b)
+	closeReq bool  // Close was called, or reading failed
+	cerr     error // why the connection ends (nil: the client closed it)
 	guard    protoGuard
 	gerr     error // protocol violation found by the guard
 
@@ -533,7 +533,7 @@ func (c *lconn) serve() (more bool) {
 		if !c.runOnLoop(cmds, false) {
 			return false
 		}
-		if len(c.wbuf) >= maxPendingOut {
+		if len(c.b) >= maxPendingOut {
 			c.flush()
 			c.mu.Lock()
 			stall := len(c.out) >= maxPendingOut
@@ -816,7 +816,7 @@ func (c *lconn) readFailed(err error) {
 	}
 	var pe *protocolError
 	if errors.As(err, &pe) || strings.HasPrefix(err.Error(), "Protocol error: ") {
-		c.wbuf = redcon.AppendError(c.wbuf, "ERR "+err.Error())
+		c.b = redcon.AppendError(c.b, "ERR "+err.Error())
 	}
 	c.cerr = err
 	c.closeReq = true
@@ -837,68 +837,64 @@ func (c *lconn) giveBack() {
 	}
 }
 
-// flush hands wbuf to the socket; what it does not take waits in out for
+// flush hands b to the socket; what it does not take waits in out for
 // the loop.
 func (c *lconn) flush() {
-	if len(c.wbuf) == 0 {
+	if len(c.b) == 0 {
 		return
 	}
 	if c.closeReq && c.cerr == nil {
 		// Written after Close.
-		c.wbuf = c.wbuf[:0]
+		c.b = c.b[:0]
 		return
 	}
 	c.mu.Lock()
 	if c.werr == nil {
 		if len(c.out) == 0 {
-			b := c.wbuf
-			for len(b) > 0 {
-				n, err := unix.Write(c.fd, b)
-				if errors.Is(err, unix.EINTR) {
-					continue
-				}
-				if errors.Is(err, unix.EAGAIN) {
-					break
-				}
-				if err != nil {
-					c.werr = err
-					break
-				}
-				b = b[n:]
-			}
-			if c.werr == nil && len(b) > 0 {
-				c.out = append(c.out, b...)
+			rest, err := writeSome(c.fd, c.b)
+			if c.werr = err; err == nil && len(rest) > 0 {
+				c.out = append(c.out, rest...)
 			}
 		} else {
-			c.out = append(c.out, c.wbuf...)
+			c.out = append(c.out, c.b...)
 		}
 	}
 	c.mu.Unlock()
-	if cap(c.wbuf) > 256<<10 {
-		c.wbuf = nil
+	if cap(c.b) > 256<<10 {
+		c.b = nil
 	} else {
-		c.wbuf = c.wbuf[:0]
+		c.b = c.b[:0]
 	}
 }
 
 // sendLocked writes out to the socket as far as it takes it. c.mu is held.
 func (c *lconn) sendLocked() {
-	for len(c.out) > 0 {
-		n, err := unix.Write(c.fd, c.out)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if errors.Is(err, unix.EAGAIN) {
-			return
-		}
-		if err != nil {
-			c.werr = err
-			c.out = nil
-			return
-		}
-		c.out = c.out[n:]
+	rest, err := writeSome(c.fd, c.out)
+	c.werr = err
+	if err != nil || len(rest) == 0 {
+		c.out = nil
+		return
 	}
-	c.out = nil
+	c.out = rest
+}
+
+// writeSome writes b to the non-blocking socket fd until it is written or
+// the socket takes no more; it returns what is left, and the error if the
+// socket failed.
+func writeSome(fd int, b []byte) ([]byte, error) {
+	for len(b) > 0 {
+		n, err := unix.Write(fd, b)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EAGAIN):
+			return b, nil
+		case err != nil:
+			return b, err
+		}
+		b = b[n:]
+	}
+	return b, nil
 }
 
 // redcon.Conn.
@@ -915,27 +911,16 @@ func (c *lconn) Close() error {
 	return nil
 }
 
-func (c *lconn) WriteError(msg string)       { c.wbuf = redcon.AppendError(c.wbuf, msg) }
-func (c *lconn) WriteString(str string)      { c.wbuf = redcon.AppendString(c.wbuf, str) }
-func (c *lconn) WriteBulk(bulk []byte)       { c.wbuf = redcon.AppendBulk(c.wbuf, bulk) }
-func (c *lconn) WriteBulkString(bulk string) { c.wbuf = redcon.AppendBulkString(c.wbuf, bulk) }
-func (c *lconn) WriteInt(num int)            { c.wbuf = redcon.AppendInt(c.wbuf, int64(num)) }
-func (c *lconn) WriteInt64(num int64)        { c.wbuf = redcon.AppendInt(c.wbuf, num) }
-func (c *lconn) WriteUint64(num uint64)      { c.wbuf = redcon.AppendUint(c.wbuf, num) }
-func (c *lconn) WriteArray(count int)        { c.wbuf = redcon.AppendArray(c.wbuf, count) }
-func (c *lconn) WriteNull()                  { c.wbuf = redcon.AppendNull(c.wbuf) }
-func (c *lconn) WriteRaw(data []byte)        { c.wbuf = append(c.wbuf, data...) }
-func (c *lconn) WriteAny(v any)              { c.wbuf = redcon.AppendAny(c.wbuf, v) }
-func (c *lconn) Context() any                { return c.ctx }
+func (c *lconn) Context() any { return c.ctx }
 
 // WriteBulkFrom writes a bulk string of n bytes read from r.
 func (c *lconn) WriteBulkFrom(n int64, r io.Reader) {
-	c.wbuf = append(c.wbuf, '$')
-	c.wbuf = strconv.AppendInt(c.wbuf, n, 10)
-	c.wbuf = append(c.wbuf, '\r', '\n')
-	buf := bytes.NewBuffer(c.wbuf)
+	c.b = append(c.b, '$')
+	c.b = strconv.AppendInt(c.b, n, 10)
+	c.b = append(c.b, '\r', '\n')
+	buf := bytes.NewBuffer(c.b)
 	_, _ = io.CopyN(buf, r, n)
-	c.wbuf = append(buf.Bytes(), '\r', '\n')
+	c.b = append(buf.Bytes(), '\r', '\n')
 }
 func (c *lconn) SetContext(v any)  { c.ctx = v }
 func (c *lconn) SetReadBuffer(int) {}

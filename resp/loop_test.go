@@ -26,28 +26,12 @@ import (
 // parked connections at shutdown, and the fall-backs to a worker.
 
 // rawExchange sends req on a new connection to addr and reads until the
-// server closes it or want bytes arrived.
-func rawExchange(t *testing.T, addr string, req []byte, want int) []byte {
+// server closes it.
+func rawExchange(t *testing.T, addr string, req []byte) []byte {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.Write(req); err != nil {
-		t.Fatal(err)
-	}
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	var out bytes.Buffer
-	buf := make([]byte, 64<<10)
-	for out.Len() < want {
-		n, err := conn.Read(buf)
-		out.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	return out.Bytes()
+	c := mustRawConn(t, addr)
+	c.send(t, string(req))
+	return c.readToEOF(t)
 }
 
 func respCommand(args ...string) []byte {
@@ -84,7 +68,7 @@ func TestLoopAnswersLikeGoroutineServer(t *testing.T) {
 	var replies [2][]byte
 	for i, loop := range []bool{false, true} {
 		s := mustServer(t, mustNode(t), Config{EventLoop: loop})
-		replies[i] = rawExchange(t, s.Addr(), req, 1<<20)
+		replies[i] = rawExchange(t, s.Addr(), req)
 	}
 	if !bytes.Equal(replies[0], replies[1]) {
 		t.Fatalf("replies differ:\ngoroutine per connection:\n%q\nevent loop:\n%q", replies[0], replies[1])
@@ -104,7 +88,7 @@ func TestLoopProtocolErrorAfterPipeline(t *testing.T) {
 	var replies [2][]byte
 	for i, loop := range []bool{false, true} {
 		s := mustServer(t, mustNode(t), Config{EventLoop: loop})
-		replies[i] = rawExchange(t, s.Addr(), req, 1<<20)
+		replies[i] = rawExchange(t, s.Addr(), req)
 	}
 	want := "+OK\r\n$1\r\nv\r\n+PONG\r\n-ERR Protocol error: invalid bulk length\r\n"
 	for i, r := range replies {

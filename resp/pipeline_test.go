@@ -3,7 +3,6 @@ package resp
 import (
 	"bufio"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"testing"
@@ -141,19 +140,10 @@ func TestPipelinedReadsShareOneBarrier(t *testing.T) {
 func TestNothingRunsAfterQuit(t *testing.T) {
 	n := mustNode(t)
 	s := mustServer(t, n, Config{})
-	conn, err := net.Dial("tcp", s.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	req := "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\n1\r\n*3\r\n$3\r\nSET\r\n$1\r\nj\r\n$1\r\n1\r\n" +
-		"*1\r\n$4\r\nQUIT\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\n2\r\n"
-	if _, err := conn.Write([]byte(req)); err != nil {
-		t.Fatal(err)
-	}
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	got, _ := io.ReadAll(conn)
-	if string(got) != "+OK\r\n+OK\r\n+OK\r\n" {
+	c := mustRawConn(t, s.Addr())
+	c.send(t, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\n1\r\n*3\r\n$3\r\nSET\r\n$1\r\nj\r\n$1\r\n1\r\n"+
+		"*1\r\n$4\r\nQUIT\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\n2\r\n")
+	if got := c.readToEOF(t); string(got) != "+OK\r\n+OK\r\n+OK\r\n" {
 		t.Fatalf("replies %q, want three +OK and the connection closed", got)
 	}
 	// Close waits for the connection's commands to end.

@@ -40,6 +40,19 @@ func (c *rawConn) send(t testing.TB, s string) {
 	}
 }
 
+// readToEOF reads until the server closes the connection.
+func (c *rawConn) readToEOF(t testing.TB) []byte {
+	t.Helper()
+	if err := c.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(c.rd)
+	if err != nil {
+		t.Fatalf("read to EOF: %v (after %q)", err, b)
+	}
+	return b
+}
+
 // expect reads exactly len(want) bytes and compares them with want.
 func (c *rawConn) expect(t testing.TB, want string) {
 	t.Helper()
@@ -236,7 +249,7 @@ func TestProtocolErrors(t *testing.T) {
 // fakeConn is a redcon.Conn that collects replies in memory, for driving
 // dispatch without a network.
 type fakeConn struct {
-	buf    []byte
+	replyBuf
 	ctx    any
 	closed bool
 }
@@ -245,17 +258,6 @@ var _ redcon.Conn = (*fakeConn)(nil)
 
 func (c *fakeConn) RemoteAddr() string             { return "fake" }
 func (c *fakeConn) Close() error                   { c.closed = true; return nil }
-func (c *fakeConn) WriteError(msg string)          { c.buf = redcon.AppendError(c.buf, msg) }
-func (c *fakeConn) WriteString(str string)         { c.buf = redcon.AppendString(c.buf, str) }
-func (c *fakeConn) WriteBulk(bulk []byte)          { c.buf = redcon.AppendBulk(c.buf, bulk) }
-func (c *fakeConn) WriteBulkString(bulk string)    { c.buf = redcon.AppendBulkString(c.buf, bulk) }
-func (c *fakeConn) WriteInt(num int)               { c.buf = redcon.AppendInt(c.buf, int64(num)) }
-func (c *fakeConn) WriteInt64(num int64)           { c.buf = redcon.AppendInt(c.buf, num) }
-func (c *fakeConn) WriteUint64(num uint64)         { c.buf = redcon.AppendUint(c.buf, num) }
-func (c *fakeConn) WriteArray(count int)           { c.buf = redcon.AppendArray(c.buf, count) }
-func (c *fakeConn) WriteNull()                     { c.buf = redcon.AppendNull(c.buf) }
-func (c *fakeConn) WriteRaw(data []byte)           { c.buf = append(c.buf, data...) }
-func (c *fakeConn) WriteAny(v any)                 { c.buf = redcon.AppendAny(c.buf, v) }
 func (c *fakeConn) Context() any                   { return c.ctx }
 func (c *fakeConn) SetContext(v any)               { c.ctx = v }
 func (c *fakeConn) SetReadBuffer(int)              {}
@@ -264,8 +266,8 @@ func (c *fakeConn) ReadPipeline() []redcon.Command { return nil }
 func (c *fakeConn) PeekPipeline() []redcon.Command { return nil }
 func (c *fakeConn) NetConn() net.Conn              { return nil }
 func (c *fakeConn) WriteBulkFrom(int64, io.Reader) { panic("not supported") }
-func (c *fakeConn) reset()                         { c.buf = c.buf[:0] }
-func (c *fakeConn) reply() string                  { return string(c.buf) }
+func (c *fakeConn) reset()                         { c.b = c.b[:0] }
+func (c *fakeConn) reply() string                  { return string(c.b) }
 func (c *fakeConn) do(s *Server, args ...string) string {
 	c.reset()
 	cmd := redcon.Command{Args: make([][]byte, len(args))}

@@ -16,7 +16,10 @@
 #   redcon           scripts/floor on redcon's server               (7404)
 #   epoll            scripts/floor: one goroutine, an epoll loop    (7405)
 #   riot stale       one riot-redis node, --read-consistency stale  (7406)
+#                    (its RESP event loop, the default on Linux)
 #   riot stale, 1    the same with GOMAXPROCS=1                     (7407)
+#   riot stale, gor  the same node with --resp-event-loop=false:
+#                    a goroutine per connection                     (7408)
 # scripts/floor answers every GET with a fixed 64-byte value; the riot node
 # and redis-server hold the keys redis-benchmark asks for (loaded first).
 # The table gives medians over the rounds: requests/s, the ratio to
@@ -31,7 +34,7 @@ N=${FLOOR_N:-200000}
 REPEAT=${FLOOR_REPEAT:-3}
 read -r -a EXTRA <<<"${FLOOR_FLAGS:-}"
 need_redis
-ports_free floor 7401 7402 7403 7404 7405 7406 7407 7416 7417 7426 7427 7436 7437 || exit 1
+ports_free floor 7401 7402 7403 7404 7405 7406 7407 7408 7416 7417 7418 7426 7427 7428 7436 7437 7438 || exit 1
 work=$(mktemp -d /tmp/riot-floor.XXXXXX)
 pids=()
 
@@ -50,9 +53,9 @@ redis-server --port 7401 --dir "$work" --appendonly no --save "" --daemonize yes
 	--logfile "$work/redis.log" --pidfile "$work/redis.pid" >/dev/null
 
 declare -A pid
-names=(redis goroutine "goroutine, 1" redcon epoll "riot stale" "riot stale, 1")
+names=(redis goroutine "goroutine, 1" redcon epoll "riot stale" "riot stale, 1" "riot stale, gor")
 declare -A port=([redis]=7401 [goroutine]=7402 ["goroutine, 1"]=7403 [redcon]=7404 [epoll]=7405
-	["riot stale"]=7406 ["riot stale, 1"]=7407)
+	["riot stale"]=7406 ["riot stale, 1"]=7407 ["riot stale, gor"]=7408)
 
 # start NAME COMMAND...: $! is the server's own pid, as env execs it.
 start() {
@@ -66,13 +69,15 @@ start goroutine "$work/floor" -mode goroutine -addr 127.0.0.1:7402
 start "goroutine, 1" env GOMAXPROCS=1 "$work/floor" -mode goroutine -addr 127.0.0.1:7403
 start redcon "$work/floor" -mode redcon -addr 127.0.0.1:7404
 start epoll "$work/floor" -mode epoll -addr 127.0.0.1:7405
-for i in 6 7; do
+for i in 6 7 8; do
 	name="riot stale"
 	gmp=()
+	flags=()
 	if [ $i = 7 ]; then name="riot stale, 1" gmp=(GOMAXPROCS=1); fi
+	if [ $i = 8 ]; then name="riot stale, gor" flags=(--resp-event-loop=false); fi
 	start "$name" env "${gmp[@]}" "$work/riot-redis" --id f$i --dir "$work/riot$i" \
 		--resp-addr 127.0.0.1:740$i --raft-addr 127.0.0.1:741$i --rpc-addr 127.0.0.1:742$i \
-		--http-addr 127.0.0.1:743$i --read-consistency stale
+		--http-addr 127.0.0.1:743$i --read-consistency stale "${flags[@]}"
 done
 for _ in $(seq 1 100); do
 	[ -f "$work/redis.pid" ] && break
@@ -90,7 +95,7 @@ for name in "${names[@]}"; do
 		exit 1
 	fi
 done
-for p in 7401 7406 7407; do
+for p in 7401 7406 7407 7408; do
 	redis-benchmark -p "$p" -t set -n 100000 -r 100000 -d 64 -c 50 -q >/dev/null 2>&1
 done
 
