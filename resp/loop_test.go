@@ -158,12 +158,7 @@ func TestLoopCloseWithParkedWrite(t *testing.T) {
 	rdb := mustClient(t, s, &redis.Options{MaxRetries: -1})
 	errc := make(chan error, 1)
 	go func() { errc <- rdb.Set(testContext(t), "k", "v", 0).Err() }()
-	for deadline := time.Now().Add(10 * time.Second); n.waiting() == 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("the SET never reached the node")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(t, "the SET to reach the node", func() bool { return n.waiting() != 0 })
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
 	select {
@@ -184,12 +179,7 @@ func TestLoopCloseWithParkedWrite(t *testing.T) {
 	}
 	// Let the parked write finish before the node's engine closes.
 	close(block)
-	for deadline := time.Now().Add(10 * time.Second); n.waiting() != 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("the blocked proposal never returned")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(t, "the blocked proposal to return", func() bool { return n.waiting() == 0 })
 }
 
 // TestLoopFallsBackToWorkers: writes the node will not take without
@@ -288,5 +278,40 @@ func TestLoopManyClients(t *testing.T) {
 	rdb := mustClient(t, s, nil)
 	if got, err := rdb.Get(ctx, "total").Int(); err != nil || got != clients*rounds {
 		t.Fatalf("total = %d, %v; want %d", got, err, clients*rounds)
+	}
+}
+
+// TestLoopClientLeavesWhileParked: a client that disconnects while its
+// write waits for the node has its connection closed once the result
+// arrives; the write, already proposed, is applied.
+func TestLoopClientLeavesWhileParked(t *testing.T) {
+	n := mustNode(t)
+	block := make(chan struct{})
+	n.block = block
+	s := mustServer(t, n, Config{EventLoop: true})
+	c := mustRawConn(t, s.Addr())
+	c.send(t, string(respCommand("SET", "k", "v")))
+	waitFor(t, "the SET to reach the node", func() bool { return n.waiting() == 1 })
+	c.Close()
+	time.Sleep(50 * time.Millisecond) // the loop sees the hang-up while parked
+	if got := s.connectedClients(); got != 1 {
+		t.Fatalf("%d connections while the write is parked, want 1", got)
+	}
+	close(block)
+	waitFor(t, "the connection to close", func() bool { return s.connectedClients() == 0 })
+	waitFor(t, "the proposal to return", func() bool { return n.waiting() == 0 })
+	if got := n.proposalCount(); got != 1 {
+		t.Fatalf("%d proposals applied, want 1", got)
+	}
+}
+
+// waitFor polls cond for up to 10 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
