@@ -21,20 +21,26 @@ import (
 	"github.com/riot-kv/riot-redis/fsm"
 )
 
-// The event loop (Config.EventLoop). One goroutine waits in epoll for every
-// connection's socket, reads what arrived, parses it with redcon's reader and
-// runs the commands that cannot wait (fast reads the node can serve at once,
-// PING, unknown commands) right there, writing their replies before it waits
-// again, as redis-server's loop does. A command that may wait (a write, a
-// linearizable read, an admin command, anything in MULTI) hands the
-// connection to a goroutine of its own, a worker, which runs it and the rest
-// of what the connection sent through the usual dispatcher, then gives the
-// connection back. So a read served at once costs no goroutine park and
-// wake-up, and the commands of one connection still run one at a time, in
-// order.
+// The event loop (Config.EventLoop). One goroutine waits for every
+// connection's socket through epoll, reads what arrived, parses it with
+// redcon's reader and sorts the commands (loopClass, pipeline.go). Those that
+// cannot wait (fast reads the node serves at once, PING, unknown commands)
+// run right there, their replies written before the loop waits again, as
+// redis-server's loop does. Fast reads that must wait for the node park the
+// connection until the loop's next read barrier (startBarrier) has passed,
+// then run on the loop. Writes that can join a batch are planned on the loop
+// and proposed with Node.ProposeAsync; the connection is parked until the
+// result comes back to the loop, which writes the replies (proposeRun,
+// writeDone). Anything else (MULTI, admin commands, a follower's writes)
+// hands the connection to a goroutine of its own, a worker, which runs it
+// and what the connection sends after it through the usual dispatcher, then
+// gives the connection back. So no goroutine parks for a read served at once
+// or for a write on the leader, and the commands of one connection still run
+// one at a time, in order.
 //
 // Ownership. A connection's parser, reply buffer and client state belong to
-// whoever runs its commands: the loop, or one worker at a time. lconn.mu
+// whoever runs its commands: the loop (also while the connection is parked),
+// or one worker at a time. lconn.mu
 // guards the hand-over (busy), the replies the socket has not taken yet (out)
 // and the closing state; the loop writes out when epoll reports the socket
 // writable. Only the loop closes a socket, so a descriptor number is never
