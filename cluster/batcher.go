@@ -144,6 +144,30 @@ func (b *batcher) propose(c *fsm.Command, timeout time.Duration) (fsm.Result, er
 	}
 }
 
+// proposeAsync queues c with done as its answer, if the queue has room
+// (see Node.ProposeAsync).
+func (b *batcher) proposeAsync(c *fsm.Command, done func(fsm.Result, error)) bool {
+	p, res := newProposal(c, waitTimeout)
+	if res != nil {
+		done(*res, nil)
+		return true
+	}
+	p.notify = done
+	select {
+	case b.queue <- p:
+	default:
+		return false
+	}
+	select {
+	case <-b.n.stop:
+		// run may have drained the queue before p arrived: answer what is
+		// left with ErrClosed (each proposal once, whoever takes it).
+		b.drainClosed()
+	default:
+	}
+	return true
+}
+
 // forming is the batch the batcher is filling.
 type forming struct {
 	props       []*proposal

@@ -63,26 +63,7 @@ func (n *Node) ProposeAsync(c *fsm.Command, done func(fsm.Result, error)) bool {
 	if n.closing.Load() || n.raft.State() != raft.Leader {
 		return false
 	}
-	p, res := newProposal(c, waitTimeout)
-	if res != nil {
-		done(*res, nil)
-		return true
-	}
-	p.notify = done
-	b := n.batch
-	select {
-	case b.queue <- p:
-	default:
-		return false
-	}
-	select {
-	case <-n.stop:
-		// The batcher may have drained its queue before p arrived: answer
-		// what is left with ErrClosed (every proposal once, whoever takes it).
-		b.drainClosed()
-	default:
-	}
-	return true
+	return n.batch.proposeAsync(c, done)
 }
 
 // retryable reports errors after which the command was certainly not applied.

@@ -3,12 +3,10 @@
 package resp
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -457,11 +455,10 @@ type lconn struct {
 	cmds []redcon.Command // the pipeline behind the running command
 	// The loop's, while c is parked (waiting for a read barrier or for a
 	// write run's result, with no worker): the commands still to run, from
-	// the parked one, and for a write, the run planned and its length.
+	// the parked one, and for a write, the run planned.
 	parked   bool
 	waitCmds []redcon.Command
 	wrun     *writeRun
-	wlen     int
 	replyBuf       // replies not yet handed to the socket (b)
 	closeReq bool  // Close was called, or reading failed
 	cerr     error // why the connection ends (nil: the client closed it)
@@ -563,12 +560,16 @@ func (c *lconn) serve() (more bool) {
 func (c *lconn) runOnLoop(cmds []redcon.Command, afterBarrier bool) bool {
 	l, srv := c.loop, c.loop.srv
 	cl, _ := c.ctx.(*client)
+	if cl == nil {
+		c.toWorker(cmds)
+		return false
+	}
+	// cl.barrier is set only around the loop's own classifying and running
+	// (and cleared before c leaves the loop: a worker reads it).
 	for i := range cmds {
-		class := loopWorker
-		if cl != nil {
-			cl.barrier = afterBarrier
-			class = srv.loopClass(cl, cmds[i].Args)
-		}
+		cl.barrier = afterBarrier
+		class, cmd := srv.loopClass(cl, cmds[i].Args)
+		cl.barrier = false
 		switch class {
 		case loopNow:
 			// The class made the read's guarantee hold now: read local state.
@@ -582,39 +583,43 @@ func (c *lconn) runOnLoop(cmds []redcon.Command, afterBarrier bool) bool {
 			}
 			continue
 		case loopBarrier:
-			cl.barrier = false
 			c.park(cmds[i:])
 			l.waiting = append(l.waiting, c)
 			return false
 		case loopWrite:
-			cl.barrier = false
-			j := i + 1
-			for j < len(cmds) && srv.loopClass(cl, cmds[j].Args) == loopWrite {
-				j++
+			run := []pipelined{{cmd: cmd, args: cmds[i].Args}}
+			for _, next := range cmds[i+1:] {
+				class, cmd := srv.loopClass(cl, next.Args)
+				if class != loopWrite {
+					break
+				}
+				run = append(run, pipelined{cmd: cmd, args: next.Args})
 			}
-			if c.proposeRun(cl, cmds[i:], j-i) {
-				return false
+			if !c.proposeRun(cl, run, cmds[i:]) {
+				// Nothing to propose: the replies are written; run on.
+				c.runOnLoopFrom(cmds[i+len(run):], false)
 			}
-			// Nothing to propose: the replies are written; run on.
-			c.runOnLoopFrom(cmds[j:])
 			return false
 		}
-		if cl != nil {
-			cl.barrier = false
-		}
-		c.mu.Lock()
-		c.busy = true
-		c.mu.Unlock()
-		go c.work(cmds[i:])
+		c.toWorker(cmds[i:])
 		return false
 	}
 	return true
 }
 
-// runOnLoopFrom runs cmds on the loop and, if c is still the loop's,
-// serves what else it sent.
-func (c *lconn) runOnLoopFrom(cmds []redcon.Command) {
-	if c.runOnLoop(cmds, false) {
+// toWorker hands c, with cmds to run first, to a worker goroutine.
+func (c *lconn) toWorker(cmds []redcon.Command) {
+	c.parked = false
+	c.mu.Lock()
+	c.busy = true
+	c.mu.Unlock()
+	go c.work(cmds)
+}
+
+// runOnLoopFrom runs cmds on the loop (see runOnLoop) and, if c is still
+// the loop's, serves what else it sent.
+func (c *lconn) runOnLoopFrom(cmds []redcon.Command, afterBarrier bool) {
+	if c.runOnLoop(cmds, afterBarrier) {
 		c.flush()
 		c.loop.serveIfIdle(c, false)
 	}
@@ -644,24 +649,19 @@ func (c *lconn) unpark() bool {
 	return true
 }
 
-// proposeRun plans the first n commands of cmds (writes that may join one
-// batch) and proposes them without waiting; it reports whether c is parked
-// for the result. When they propose nothing their replies are written and
-// it reports false; when the node cannot take the proposal that way, c goes
-// to a worker with cmds, which runs them the usual way.
-func (c *lconn) proposeRun(cl *client, cmds []redcon.Command, n int) bool {
-	srv := c.loop.srv
-	run := make([]pipelined, n)
-	for k := range run {
-		run[k] = pipelined{cmd: srv.resolve(cmds[k].Args), args: cmds[k].Args}
-	}
+// proposeRun plans run (the first len(run) commands of cmds: writes that
+// may join one batch) and proposes them without waiting; it reports whether
+// c is parked for the result. When they propose nothing their replies are
+// written and it reports false; when the node cannot take the proposal that
+// way, c goes to a worker with cmds, which runs them the usual way.
+func (c *lconn) proposeRun(cl *client, run []pipelined, cmds []redcon.Command) bool {
 	w := cl.planWrites(run)
 	if len(w.proposals) == 0 {
 		cl.finishWrites(w, fsm.Result{}, nil)
 		return false
 	}
 	c.park(cmds)
-	c.wrun, c.wlen = w, n
+	c.wrun = w
 	prop, single := w.batch(), len(w.proposals) == 1
 	if single {
 		prop = w.proposals[0]
@@ -675,11 +675,9 @@ func (c *lconn) proposeRun(cl *client, cmds []redcon.Command, n int) bool {
 		l.results = append(l.results, runResult{c: c, res: res, err: err})
 		l.wakeUnlock()
 	}
-	if !srv.node.ProposeAsync(prop, done) {
-		c.wrun = nil
-		c.parked = false
-		c.waitCmds = nil
-		go c.work(cmds)
+	if !c.loop.srv.node.ProposeAsync(prop, done) {
+		c.wrun, c.waitCmds = nil, nil
+		c.toWorker(cmds)
 	}
 	return true
 }
@@ -700,18 +698,15 @@ func (l *eventLoop) writeDone(r runResult) {
 	if c.wrun == nil || !c.unpark() {
 		return
 	}
-	cmds, w, n := c.waitCmds, c.wrun, c.wlen
+	cmds, w := c.waitCmds, c.wrun
 	c.waitCmds, c.wrun = nil, nil
 	if errors.Is(r.err, cluster.ErrNotLeader) || errors.Is(r.err, cluster.ErrNoLeader) {
-		c.mu.Lock()
-		c.busy = true
-		c.mu.Unlock()
-		go c.work(cmds)
+		c.toWorker(cmds)
 		return
 	}
 	cl, _ := c.ctx.(*client)
 	cl.finishWrites(w, r.res, r.err)
-	c.runOnLoopFrom(cmds[n:])
+	c.runOnLoopFrom(cmds[len(w.run):], false)
 }
 
 // startBarrier starts one read barrier for every connection parked since the
@@ -748,16 +743,10 @@ func (l *eventLoop) barrierDone(b barrierResult) {
 		cmds := c.waitCmds
 		c.waitCmds = nil
 		if b.err != nil {
-			c.mu.Lock()
-			c.busy = true
-			c.mu.Unlock()
-			go c.work(cmds)
+			c.toWorker(cmds)
 			continue
 		}
-		if c.runOnLoop(cmds, true) {
-			c.flush()
-			l.serveIfIdle(c, false)
-		}
+		c.runOnLoopFrom(cmds, true)
 	}
 }
 
@@ -820,8 +809,9 @@ func (c *lconn) readFailed(err error) {
 	if errors.Is(err, errAgain) {
 		return
 	}
-	var pe *protocolError
-	if errors.As(err, &pe) || strings.HasPrefix(err.Error(), "Protocol error: ") {
+	// The guard's protocolError and redcon's own (an unexported type) both
+	// read "Protocol error: ...".
+	if strings.HasPrefix(err.Error(), "Protocol error: ") {
 		c.b = redcon.AppendError(c.b, "ERR "+err.Error())
 	}
 	c.cerr = err
@@ -919,14 +909,11 @@ func (c *lconn) Close() error {
 
 func (c *lconn) Context() any { return c.ctx }
 
-// WriteBulkFrom writes a bulk string of n bytes read from r.
+// WriteBulkFrom writes a bulk string of up to n bytes read from r (the
+// server does not use it).
 func (c *lconn) WriteBulkFrom(n int64, r io.Reader) {
-	c.b = append(c.b, '$')
-	c.b = strconv.AppendInt(c.b, n, 10)
-	c.b = append(c.b, '\r', '\n')
-	buf := bytes.NewBuffer(c.b)
-	_, _ = io.CopyN(buf, r, n)
-	c.b = append(buf.Bytes(), '\r', '\n')
+	data, _ := io.ReadAll(io.LimitReader(r, n))
+	c.WriteBulk(data)
 }
 func (c *lconn) SetContext(v any)  { c.ctx = v }
 func (c *lconn) SetReadBuffer(int) {}

@@ -158,7 +158,12 @@ func TestLoopCloseWithParkedWrite(t *testing.T) {
 	rdb := mustClient(t, s, &redis.Options{MaxRetries: -1})
 	errc := make(chan error, 1)
 	go func() { errc <- rdb.Set(testContext(t), "k", "v", 0).Err() }()
-	waitFor(t, "the SET to reach the node", func() bool { return n.waiting() != 0 })
+	eventually(t, func() error {
+		if !(n.waiting() != 0) {
+			return errors.New("waiting for the SET to reach the node")
+		}
+		return nil
+	})
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
 	select {
@@ -179,7 +184,12 @@ func TestLoopCloseWithParkedWrite(t *testing.T) {
 	}
 	// Let the parked write finish before the node's engine closes.
 	close(block)
-	waitFor(t, "the blocked proposal to return", func() bool { return n.waiting() == 0 })
+	eventually(t, func() error {
+		if !(n.waiting() == 0) {
+			return errors.New("waiting for the blocked proposal to return")
+		}
+		return nil
+	})
 }
 
 // TestLoopFallsBackToWorkers: writes the node will not take without
@@ -291,27 +301,31 @@ func TestLoopClientLeavesWhileParked(t *testing.T) {
 	s := mustServer(t, n, Config{EventLoop: true})
 	c := mustRawConn(t, s.Addr())
 	c.send(t, string(respCommand("SET", "k", "v")))
-	waitFor(t, "the SET to reach the node", func() bool { return n.waiting() == 1 })
+	eventually(t, func() error {
+		if !(n.waiting() == 1) {
+			return errors.New("waiting for the SET to reach the node")
+		}
+		return nil
+	})
 	c.Close()
 	time.Sleep(50 * time.Millisecond) // the loop sees the hang-up while parked
 	if got := s.connectedClients(); got != 1 {
 		t.Fatalf("%d connections while the write is parked, want 1", got)
 	}
 	close(block)
-	waitFor(t, "the connection to close", func() bool { return s.connectedClients() == 0 })
-	waitFor(t, "the proposal to return", func() bool { return n.waiting() == 0 })
+	eventually(t, func() error {
+		if !(s.connectedClients() == 0) {
+			return errors.New("waiting for the connection to close")
+		}
+		return nil
+	})
+	eventually(t, func() error {
+		if !(n.waiting() == 0) {
+			return errors.New("waiting for the proposal to return")
+		}
+		return nil
+	})
 	if got := n.proposalCount(); got != 1 {
 		t.Fatalf("%d proposals applied, want 1", got)
-	}
-}
-
-// waitFor polls cond for up to 10 seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -125,24 +125,23 @@ const (
 // wrong arity is answered now. A write that can join a pipeline's batch is
 // planned on the loop and proposed without waiting (unless its handler may
 // read first). Everything else goes to a worker.
-func (s *Server) loopClass(c *client, args [][]byte) int {
+// It also returns the command it looked up (nil if none).
+func (s *Server) loopClass(c *client, args [][]byte) (int, *command) {
 	if c.tx.multi {
-		return loopWorker
+		return loopWorker, nil
 	}
 	cmd := s.resolve(args)
-	if cmd == nil || !cmd.arityOK(len(args)) {
-		return loopNow
+	switch {
+	case cmd == nil || !cmd.arityOK(len(args)):
+		return loopNow, cmd
+	case c.pipelinable(cmd) && cmd.flags&flagWriteReads == 0:
+		return loopWrite, cmd
+	case cmd.flags&flagFast == 0 || cmd.flags&(flagWrite|flagAdmin) != 0:
+		return loopWorker, cmd
+	case cmd.flags&flagRead == 0 || s.node.ReadsAtOnce(c.consistency()):
+		return loopNow, cmd
 	}
-	if c.pipelinable(cmd) && cmd.flags&flagWriteReads == 0 {
-		return loopWrite
-	}
-	if cmd.flags&flagFast == 0 || cmd.flags&(flagWrite|flagAdmin) != 0 {
-		return loopWorker
-	}
-	if cmd.flags&flagRead == 0 || s.node.ReadsAtOnce(c.consistency()) {
-		return loopNow
-	}
-	return loopBarrier
+	return loopBarrier, cmd
 }
 
 // resolve looks up the command or subcommand args names, or returns nil.
