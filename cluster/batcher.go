@@ -33,6 +33,8 @@ const (
 	maxInflightBatches = 1
 	// proposalQueue is the buffer between proposers and the batcher.
 	proposalQueue = 4096
+	// manyQueue is the buffer for hand-offs of several proposals at once.
+	manyQueue = 64
 	// lingerShare and maxLinger bound how long a batch waits for the clients
 	// of the batch that just finished: half the last commit cycle, never more
 	// than 1 ms (see batcher.linger).
@@ -71,6 +73,8 @@ type proposalResult struct {
 type batcher struct {
 	n       *Node
 	queue   chan *proposal
+	many    chan []*proposal // proposals queued together (proposeAsync)
+	carry   []*proposal      // taken from many, not yet in a batch (run's own)
 	slots   chan struct{}
 	waiters sync.WaitGroup // goroutines waiting on Raft futures
 	exited  chan struct{}  // closed when run and every waiter have returned
@@ -82,7 +86,7 @@ type batcher struct {
 }
 
 func newBatcher(n *Node) *batcher {
-	return &batcher{n: n, queue: make(chan *proposal, proposalQueue),
+	return &batcher{n: n, queue: make(chan *proposal, proposalQueue), many: make(chan []*proposal, manyQueue),
 		slots: make(chan struct{}, maxInflightBatches), exited: make(chan struct{})}
 }
 
@@ -144,28 +148,51 @@ func (b *batcher) propose(c *fsm.Command, timeout time.Duration) (fsm.Result, er
 	}
 }
 
-// proposeAsync queues c with done as its answer, if the queue has room
-// (see Node.ProposeAsync).
-func (b *batcher) proposeAsync(c *fsm.Command, done func(fsm.Result, error)) bool {
-	p, res := newProposal(c, waitTimeout)
-	if res != nil {
-		done(*res, nil)
-		return true
+// proposeAsync queues every proposal of ps in one hand-off, if the queue
+// has room; otherwise it queues none (see Node.ProposeAsync). Commands that
+// need no batch (newProposal) are answered here, once the others are queued.
+func (b *batcher) proposeAsync(ps []AsyncProposal) bool {
+	props := make([]*proposal, 0, len(ps))
+	var now []int // of ps, answered without a batch
+	var nowRes []fsm.Result
+	for i, a := range ps {
+		p, res := newProposal(a.Cmd, waitTimeout)
+		if res != nil {
+			now, nowRes = append(now, i), append(nowRes, *res)
+			continue
+		}
+		p.notify = a.Done
+		props = append(props, p)
 	}
-	p.notify = done
-	select {
-	case b.queue <- p:
-	default:
-		return false
+	if len(props) > 0 {
+		select {
+		case b.many <- props:
+		default:
+			return false
+		}
+	}
+	for j, i := range now {
+		ps[i].Done(nowRes[j], nil)
 	}
 	select {
 	case <-b.n.stop:
-		// run may have drained the queue before p arrived: answer what is
-		// left with ErrClosed (each proposal once, whoever takes it).
+		// run may have drained the queue before props arrived: answer what
+		// is left with ErrClosed (each proposal once, whoever takes it).
 		b.drainClosed()
 	default:
 	}
 	return true
+}
+
+// fromCarry takes the next proposal left from a hand-off of several, or nil.
+func (b *batcher) fromCarry() *proposal {
+	if len(b.carry) == 0 {
+		return nil
+	}
+	p := b.carry[0]
+	b.carry[0] = nil
+	b.carry = b.carry[1:]
+	return p
 }
 
 // forming is the batch the batcher is filling.
@@ -197,12 +224,17 @@ func (b *batcher) run() {
 	defer b.waiters.Wait()
 	var batch forming
 	for {
-		var first *proposal
-		select {
-		case first = <-b.queue:
-		case <-b.n.stop:
-			b.drainClosed()
-			return
+		first := b.fromCarry()
+		if first == nil {
+			select {
+			case first = <-b.queue:
+			case ps := <-b.many:
+				first, b.carry = ps[0], ps[1:]
+			case <-b.n.stop:
+				failAll(b.carry, ErrClosed)
+				b.drainClosed()
+				return
+			}
 		}
 		// Wait for a free slot; proposals arriving meanwhile join this batch.
 		idle := true
@@ -214,20 +246,14 @@ func (b *batcher) run() {
 			case b.slots <- struct{}{}:
 			case <-b.n.stop:
 				first.answer(proposalResult{err: ErrClosed})
+				failAll(b.carry, ErrClosed)
 				b.drainClosed()
 				return
 			}
 		}
 		batch.reset()
 		batch.add(first)
-	fill:
-		for !batch.full() {
-			select {
-			case p := <-b.queue:
-				batch.add(p)
-			default:
-				break fill
-			}
+		for !batch.full() && b.take(&batch, nil) {
 		}
 		b.linger(&batch, idle)
 		b.send(append([]*proposal(nil), batch.props...), batch.timeout)
@@ -256,12 +282,37 @@ func (b *batcher) linger(batch *forming, idle bool) {
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
-	for len(batch.props) < want && !batch.full() {
+	for len(batch.props) < want && !batch.full() && b.take(batch, t.C) {
+	}
+}
+
+// take adds the next queued proposal to batch: one left from a hand-off of
+// several first, then whichever queue has one. With timeout nil it does not
+// wait. It reports false when nothing came (or timeout fired).
+func (b *batcher) take(batch *forming, timeout <-chan time.Time) bool {
+	for {
+		if p := b.fromCarry(); p != nil {
+			batch.add(p)
+			return true
+		}
+		if timeout == nil {
+			select {
+			case p := <-b.queue:
+				batch.add(p)
+				return true
+			case b.carry = <-b.many:
+			default:
+				return false
+			}
+			continue
+		}
 		select {
 		case p := <-b.queue:
 			batch.add(p)
-		case <-t.C:
-			return
+			return true
+		case b.carry = <-b.many:
+		case <-timeout:
+			return false
 		}
 	}
 }
@@ -388,6 +439,8 @@ func (b *batcher) drainClosed() {
 		select {
 		case p := <-b.queue:
 			p.answer(proposalResult{err: ErrClosed})
+		case ps := <-b.many:
+			failAll(ps, ErrClosed)
 		default:
 			return
 		}

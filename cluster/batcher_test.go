@@ -115,3 +115,93 @@ func TestLingerStopsAtTheCommandCap(t *testing.T) {
 		t.Fatalf("batch of %d proposals, %d commands; want 4 and %d", len(batch), count, maxBatchCommands)
 	}
 }
+
+// A hand-off of more commands than a batch takes fills one batch to the cap
+// and leaves the rest, in order, for the next.
+func TestHandOffBeyondTheCapCarriesOver(t *testing.T) {
+	b := testBatcher(0, 0)
+	var ps []*proposal
+	for range maxBatchCommands + 5 {
+		ps = append(ps, testProposal(1))
+	}
+	b.many <- append([]*proposal(nil), ps...)
+	var f forming
+	for !f.full() && b.take(&f, nil) {
+	}
+	if len(f.props) != maxBatchCommands || f.props[0] != ps[0] || f.props[maxBatchCommands-1] != ps[maxBatchCommands-1] {
+		t.Fatalf("first batch of %d proposals, want the first %d", len(f.props), maxBatchCommands)
+	}
+	f.reset()
+	for !f.full() && b.take(&f, nil) {
+	}
+	if len(f.props) != 5 || f.props[0] != ps[maxBatchCommands] {
+		t.Fatalf("second batch of %d proposals, want the last 5", len(f.props))
+	}
+}
+
+// ProposeAsync queues a round's commands in one hand-off: each gets its own
+// result, in its own Done, and they apply in their order.
+func TestProposeAsyncAnswersEach(t *testing.T) {
+	addr, f := nodeParts(t)
+	n, err := New(Config{ID: "n1", Dir: t.TempDir(), RaftAddr: addr, Bootstrap: true,
+		HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Kill() })
+	waitLeader(t, n)
+
+	cmds := []*fsm.Command{
+		{Op: fsm.OpSet, Args: [][]byte{[]byte("k"), []byte("5")}},
+		fsm.NewIncrBy([]byte("k"), 2),
+		{Op: fsm.OpBatch}, // empty: answered without a batch
+		fsm.NewIncrBy([]byte("k"), 3),
+	}
+	type answer struct {
+		res fsm.Result
+		err error
+	}
+	got := make([]chan answer, len(cmds))
+	ps := make([]AsyncProposal, len(cmds))
+	for i, c := range cmds {
+		ch := make(chan answer, 2)
+		got[i] = ch
+		ps[i] = AsyncProposal{Cmd: c, Done: func(r fsm.Result, err error) { ch <- answer{r, err} }}
+	}
+	if !n.ProposeAsync(ps) {
+		t.Fatal("leader declined the proposals")
+	}
+	want := []string{"OK", "(integer) 7", "[]", "(integer) 10"}
+	for i, ch := range got {
+		select {
+		case a := <-ch:
+			if a.err != nil || a.res.String() != want[i] {
+				t.Fatalf("command %d: %v, %v; want %s", i, a.res, a.err, want[i])
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("command %d: no answer", i)
+		}
+	}
+	if v, ok, err := f.Get([]byte("k"), time.Now().UnixMilli()); err != nil || !ok || string(v) != "10" {
+		t.Fatalf("k = %q %v %v, want 10", v, ok, err)
+	}
+	for i, ch := range got {
+		if len(ch) != 0 {
+			t.Fatalf("command %d answered twice", i)
+		}
+	}
+
+	// A stopped node takes nothing and answers nothing.
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	called := make(chan struct{}, 1)
+	if n.ProposeAsync([]AsyncProposal{{Cmd: cmds[0], Done: func(fsm.Result, error) { called <- struct{}{} }}}) {
+		t.Fatal("a closed node took a proposal")
+	}
+	select {
+	case <-called:
+		t.Fatal("a declined proposal was answered")
+	case <-time.After(50 * time.Millisecond):
+	}
+}

@@ -52,18 +52,29 @@ func (n *Node) Propose(ctx context.Context, c *fsm.Command) (fsm.Result, error) 
 	}
 }
 
-// ProposeAsync queues c on this node, which must be a leader whose batcher
-// has room, and returns true; done then receives c's result, exactly once,
-// on a goroutine of the batcher's (so it must not block). It returns false
-// without queueing anything when the node cannot take c that way (a
-// follower, a full queue, a stopping node): the caller proposes with
-// Propose instead. Errors are Propose's, without its retries: a retryable
-// one (ErrNotLeader, ErrNoLeader) means c was not applied.
-func (n *Node) ProposeAsync(c *fsm.Command, done func(fsm.Result, error)) bool {
+// AsyncProposal is a command for ProposeAsync and the function that
+// receives its result.
+type AsyncProposal struct {
+	Cmd  *fsm.Command
+	Done func(fsm.Result, error)
+}
+
+// ProposeAsync queues every command of ps on this node, which must be a
+// leader whose batcher has room, and returns true; each Done then receives
+// its command's result, exactly once, on a goroutine of the batcher's (so it
+// must not block). The commands reach the batcher in one hand-off, as if
+// proposed at the same moment in their order, so a caller with many (an
+// event loop's round) wakes it once rather than once per command. It
+// returns false without queueing anything when the node cannot take them
+// that way (a follower, a full queue, a stopping node): the caller proposes
+// with Propose instead. Errors are Propose's, without its retries: a
+// retryable one (ErrNotLeader, ErrNoLeader) means that command was not
+// applied.
+func (n *Node) ProposeAsync(ps []AsyncProposal) bool {
 	if n.closing.Load() || n.raft.State() != raft.Leader {
 		return false
 	}
-	return n.batch.proposeAsync(c, done)
+	return n.batch.proposeAsync(ps)
 }
 
 // retryable reports errors after which the command was certainly not applied.

@@ -178,24 +178,26 @@ func (n *testNode) Leader() (cluster.Member, bool) {
 	return cluster.Member{}, false
 }
 
-// ProposeAsync applies c on a goroutine of its own through Propose, unless
-// noAsync is set; asyncErr, once, is its answer instead, with nothing applied.
-func (n *testNode) ProposeAsync(c *fsm.Command, done func(fsm.Result, error)) bool {
+// ProposeAsync applies each command of ps on a goroutine of its own through
+// Propose, unless noAsync is set; asyncErr, once, is the answer of every one
+// of them instead, with nothing applied.
+func (n *testNode) ProposeAsync(ps []cluster.AsyncProposal) bool {
 	n.mu.Lock()
-	no := n.noAsync
+	no, aerr := n.noAsync, n.asyncErr
+	if !no {
+		n.asyncErr = nil
+	}
 	n.mu.Unlock()
 	if no {
 		return false
 	}
-	n.mu.Lock()
-	aerr := n.asyncErr
-	n.asyncErr = nil
-	n.mu.Unlock()
-	if aerr != nil {
-		go done(fsm.Result{}, aerr)
-		return true
+	for _, p := range ps {
+		if aerr != nil {
+			go p.Done(fsm.Result{}, aerr)
+			continue
+		}
+		go func() { p.Done(n.Propose(context.Background(), p.Cmd)) }()
 	}
-	go func() { done(n.Propose(context.Background(), c)) }()
 	return true
 }
 

@@ -26,9 +26,10 @@ import (
 // run right there, their replies written before the loop waits again, as
 // redis-server's loop does. Fast reads that must wait for the node park the
 // connection until the loop's next read barrier (startBarrier) has passed,
-// then run on the loop. Writes that can join a batch are planned on the loop
-// and proposed with Node.ProposeAsync; the connection is parked until the
-// result comes back to the loop, which writes the replies (proposeRun,
+// then run on the loop. Writes that can join a batch are planned on the loop;
+// at the end of each round the round's write runs go to the node together,
+// with one Node.ProposeAsync; each connection is parked until its result
+// comes back to the loop, which writes the replies (proposeRun, propose,
 // writeDone). Anything else (MULTI, admin commands, a follower's writes)
 // hands the connection to a goroutine of its own, a worker, which runs it
 // and what the connection sends after it through the usual dispatcher, then
@@ -80,6 +81,11 @@ type eventLoop struct {
 	// whether one is in flight.
 	waiting   []*lconn
 	barrierOn bool
+
+	// Write runs planned this round, handed to the node together
+	// (propose), and their connections, parked meanwhile.
+	props     []cluster.AsyncProposal
+	proposing []*lconn
 
 	mu       sync.Mutex
 	posted   []*lconn // new connections, and connections given back to close
@@ -316,6 +322,7 @@ func (l *eventLoop) run() {
 		for _, r := range results {
 			l.writeDone(r)
 		}
+		l.propose()
 		if len(l.waiting) > 0 && !l.barrierOn {
 			l.startBarrier()
 		}
@@ -650,10 +657,11 @@ func (c *lconn) unpark() bool {
 }
 
 // proposeRun plans run (the first len(run) commands of cmds: writes that
-// may join one batch) and proposes them without waiting; it reports whether
-// c is parked for the result. When they propose nothing their replies are
-// written and it reports false; when the node cannot take the proposal that
-// way, c goes to a worker with cmds, which runs them the usual way.
+// may join one batch) and queues their proposal for the end of the round
+// (propose); it reports whether c is parked for the result. When they
+// propose nothing their replies are written and it reports false; when the
+// node cannot take the round's proposals without waiting, c goes to a
+// worker with cmds, which runs them the usual way.
 func (c *lconn) proposeRun(cl *client, run []pipelined, cmds []redcon.Command) bool {
 	w := cl.planWrites(run)
 	if len(w.proposals) == 0 {
@@ -675,11 +683,31 @@ func (c *lconn) proposeRun(cl *client, run []pipelined, cmds []redcon.Command) b
 		l.results = append(l.results, runResult{c: c, res: res, err: err})
 		l.wakeUnlock()
 	}
-	if !c.loop.srv.node.ProposeAsync(prop, done) {
-		c.wrun, c.waitCmds = nil, nil
-		c.toWorker(cmds)
-	}
+	l.props = append(l.props, cluster.AsyncProposal{Cmd: prop, Done: done})
+	l.proposing = append(l.proposing, c)
 	return true
+}
+
+// propose hands the write runs of this round's connections to the node
+// together, so the batcher wakes once per round rather than once per
+// connection; if the node cannot take them, each goes to a worker.
+func (l *eventLoop) propose() {
+	if len(l.props) == 0 {
+		return
+	}
+	if !l.srv.node.ProposeAsync(l.props) {
+		for _, c := range l.proposing {
+			if l.conns[int32(c.fd)] != c {
+				continue // closed meanwhile
+			}
+			cmds := c.waitCmds
+			c.wrun, c.waitCmds = nil, nil
+			c.toWorker(cmds)
+		}
+	}
+	clear(l.props)
+	clear(l.proposing)
+	l.props, l.proposing = l.props[:0], l.proposing[:0]
 }
 
 type runResult struct {

@@ -40,12 +40,13 @@ type Node interface {
 	// DefaultConsistency is the read level of connections that did not send
 	// READONLY.
 	DefaultConsistency() cluster.Consistency
-	// ProposeAsync queues c and returns true when the node can take it
-	// without the caller waiting (a leader with room); done then receives
-	// c's result once, and must not block. It returns false, having queued
-	// nothing, when the caller should use Propose. A retryable error
-	// (cluster.ErrNotLeader, cluster.ErrNoLeader) means c was not applied.
-	ProposeAsync(c *fsm.Command, done func(fsm.Result, error)) bool
+	// ProposeAsync queues the commands of ps, in one hand-off, and returns
+	// true when the node can take them without the caller waiting (a leader
+	// with room); each Done then receives its command's result once, and
+	// must not block. It returns false, having queued nothing, when the
+	// caller should use Propose. A retryable error (cluster.ErrNotLeader,
+	// cluster.ErrNoLeader) means that command was not applied.
+	ProposeAsync(ps []cluster.AsyncProposal) bool
 	// ReadsAtOnce reports whether a Read at lvl would run now without
 	// waiting (always for Stale; for Lease while the leader's lease holds).
 	// When it does, local state read right after has lvl's guarantee.
