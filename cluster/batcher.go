@@ -94,8 +94,9 @@ func newBatcher(n *Node) *batcher {
 // result: a client's pipelined writes arrive as one fsm.OpBatch, which a batch
 // flattens into the entry it builds, as batches do not nest. A malformed one is
 // refused here, so it cannot fail its neighbours, and an empty one is answered.
+// The caller gives the proposal its way to be answered (done or notify).
 func newProposal(c *fsm.Command, timeout time.Duration) (*proposal, *fsm.Result) {
-	p := &proposal{cmd: c, size: c.EncodedLen(), count: 1, timeout: timeout, done: make(chan proposalResult, 1)}
+	p := &proposal{cmd: c, size: c.EncodedLen(), count: 1, timeout: timeout}
 	if c.Op == fsm.OpBatch {
 		var sub fsm.Command // reused: only checked, then dropped
 		for _, a := range c.Args {
@@ -117,6 +118,7 @@ func (b *batcher) propose(c *fsm.Command, timeout time.Duration) (fsm.Result, er
 	if res != nil {
 		return *res, nil
 	}
+	p.done = make(chan proposalResult, 1)
 	select {
 	case b.queue <- p:
 	default:

@@ -61,6 +61,7 @@ func (rb *relayBatcher) propose(ctx context.Context, c *fsm.Command) (fsm.Result
 	if res != nil {
 		return *res, nil
 	}
+	p.done = make(chan proposalResult, 1)
 	p.turn = make(chan struct{}, 1)
 	p.ctx = ctx
 	rb.mu.Lock()

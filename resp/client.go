@@ -61,6 +61,10 @@ type client struct {
 	rcount   int64
 	getFn    func(*fsm.FSM) error
 	existsFn func(*fsm.FSM) error
+
+	// wrun is the connection's write run (planWrites), reused: a
+	// connection has at most one between its plan and its replies.
+	wrun writeRun
 }
 
 func newClient(s *Server, conn redcon.Conn, id int64) *client {

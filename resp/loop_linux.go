@@ -466,6 +466,13 @@ type lconn struct {
 	parked   bool
 	waitCmds []redcon.Command
 	wrun     *writeRun
+
+	// Of the write run (proposeRun, writeDone), kept from one to the next.
+	wsingle bool                    // wrun proposed its one command as it is
+	wone    [1]fsm.Result           // backs that command's result
+	runBuf  []pipelined             // backs the run being planned or parked
+	wdone   func(fsm.Result, error) // receives wrun's result, bound once
+
 	replyBuf       // replies not yet handed to the socket (b)
 	closeReq bool  // Close was called, or reading failed
 	cerr     error // why the connection ends (nil: the client closed it)
@@ -594,7 +601,9 @@ func (c *lconn) runOnLoop(cmds []redcon.Command, afterBarrier bool) bool {
 			l.waiting = append(l.waiting, c)
 			return false
 		case loopWrite:
-			run := []pipelined{{cmd: cmd, args: cmds[i].Args}}
+			// The run lives in runBuf until its replies are written: c
+			// plans or waits for nothing else meanwhile.
+			run := append(c.runBuf[:0], pipelined{cmd: cmd, args: cmds[i].Args})
 			for _, next := range cmds[i+1:] {
 				class, cmd := srv.loopClass(cl, next.Args)
 				if class != loopWrite {
@@ -602,6 +611,7 @@ func (c *lconn) runOnLoop(cmds []redcon.Command, afterBarrier bool) bool {
 				}
 				run = append(run, pipelined{cmd: cmd, args: next.Args})
 			}
+			c.runBuf = run
 			if !c.proposeRun(cl, run, cmds[i:]) {
 				// Nothing to propose: the replies are written; run on.
 				c.runOnLoopFrom(cmds[i+len(run):], false)
@@ -670,22 +680,24 @@ func (c *lconn) proposeRun(cl *client, run []pipelined, cmds []redcon.Command) b
 	}
 	c.park(cmds)
 	c.wrun = w
-	prop, single := w.batch(), len(w.proposals) == 1
-	if single {
-		prop = w.proposals[0]
+	var prop *fsm.Command
+	prop, c.wsingle = w.proposal()
+	if c.wdone == nil {
+		c.wdone = c.writeResult
 	}
 	l := c.loop
-	done := func(res fsm.Result, err error) {
-		if single && err == nil {
-			res = fsm.Result{Kind: fsm.ResultArray, Array: []fsm.Result{res}}
-		}
-		l.mu.Lock()
-		l.results = append(l.results, runResult{c: c, res: res, err: err})
-		l.wakeUnlock()
-	}
-	l.props = append(l.props, cluster.AsyncProposal{Cmd: prop, Done: done})
+	l.props = append(l.props, cluster.AsyncProposal{Cmd: prop, Done: c.wdone})
 	l.proposing = append(l.proposing, c)
 	return true
+}
+
+// writeResult receives the result of c's write run, on a goroutine of the
+// node's, and posts it to the loop (writeDone).
+func (c *lconn) writeResult(res fsm.Result, err error) {
+	l := c.loop
+	l.mu.Lock()
+	l.results = append(l.results, runResult{c: c, res: res, err: err})
+	l.wakeUnlock()
 }
 
 // propose hands the write runs of this round's connections to the node
@@ -732,8 +744,16 @@ func (l *eventLoop) writeDone(r runResult) {
 		c.toWorker(cmds)
 		return
 	}
+	res := r.res
+	if c.wsingle && r.err == nil {
+		// The run's one command was proposed as it is: its result is the
+		// run's only one.
+		c.wone[0] = res
+		res = fsm.Result{Kind: fsm.ResultArray, Array: c.wone[:]}
+	}
 	cl, _ := c.ctx.(*client)
-	cl.finishWrites(w, r.res, r.err)
+	cl.finishWrites(w, res, r.err)
+	c.wone[0] = fsm.Result{}
 	c.runOnLoopFrom(cmds[len(w.run):], false)
 }
 

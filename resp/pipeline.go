@@ -184,6 +184,8 @@ type writeRun struct {
 	replies   []byte // the replies, each copied out of capt once known
 	proposals []*fsm.Command
 	start     time.Time
+
+	captBuf captureConn // capt's, kept with its buffers for the next run
 }
 
 // keep records p's reply.
@@ -196,16 +198,33 @@ func (w *writeRun) keep(p *pipelined, reply []byte) {
 // batch is the run's proposal: its commands' proposals as one OpBatch.
 func (w *writeRun) batch() *fsm.Command { return fsm.NewBatch(w.proposals) }
 
+// proposal is what the run proposes: its one command's proposal as it is,
+// or its proposals as one OpBatch (batch). single reports the first case,
+// whose result the caller wraps in an array (see finishWrites).
+func (w *writeRun) proposal() (cmd *fsm.Command, single bool) {
+	if len(w.proposals) == 1 {
+		return w.proposals[0], true
+	}
+	return w.batch(), false
+}
+
 // planWrites runs every handler of run in plan mode: the replies of
 // commands that propose nothing are kept, the proposals of the others
-// collected (see pipeline.go's package comment).
+// collected (see pipeline.go's package comment). The run it returns is the
+// client's own, valid until its next planWrites.
 func (c *client) planWrites(run []pipelined) *writeRun {
-	w := &writeRun{run: run, capt: &captureConn{Conn: c.conn}, start: time.Now()}
+	w := &c.wrun
+	clear(w.proposals)
+	w.run, w.replies, w.proposals, w.start = run, w.replies[:0], w.proposals[:0], time.Now()
+	w.captBuf.Conn = c.conn
+	w.captBuf.reset()
+	w.capt = &w.captBuf
 	real := c.conn
 	c.conn = w.capt
 	defer func() {
 		c.conn = real
-		c.tx.mode, c.tx.planned = txIdle, nil
+		clear(c.tx.planned)
+		c.tx.mode, c.tx.planned = txIdle, c.tx.planned[:0]
 	}()
 	for i := range run {
 		p := &run[i]

@@ -154,3 +154,36 @@ func TestNothingRunsAfterQuit(t *testing.T) {
 		t.Fatalf("%d proposals, want 1 (the two SETs before QUIT, batched): the SET after QUIT ran", got)
 	}
 }
+
+// BenchmarkPlanWrites is a run of pipelined SETs on the connection's side,
+// without the node: the plan, the proposal and the replies from its result,
+// as the event loop does them for each run.
+func BenchmarkPlanWrites(b *testing.B) {
+	for _, n := range []int{1, 16} {
+		b.Run(fmt.Sprintf("SET-%d", n), func(b *testing.B) {
+			s, c := mustFakeConn(b, mustNode(b))
+			cl := c.ctx.(*client)
+			args := [][]byte{[]byte("SET"), []byte("key:000000000001"), []byte("xxx")}
+			run := make([]pipelined, n)
+			results := make([]fsm.Result, n)
+			for i := range run {
+				_, cmd := s.loopClass(cl, args)
+				run[i] = pipelined{cmd: cmd, args: args}
+				results[i] = fsm.Result{Kind: fsm.ResultOK}
+			}
+			res := fsm.Result{Kind: fsm.ResultArray, Array: results}
+			b.ReportAllocs()
+			for b.Loop() {
+				c.reset()
+				w := cl.planWrites(run)
+				if _, single := w.proposal(); single != (n == 1) {
+					b.Fatal("wrong proposal shape")
+				}
+				cl.finishWrites(w, res, nil)
+			}
+			if got := c.reply(); got != strings.Repeat("+OK\r\n", n) {
+				b.Fatalf("replies %q", got)
+			}
+		})
+	}
+}
