@@ -87,6 +87,8 @@ type eventLoop struct {
 	props     []cluster.AsyncProposal
 	proposing []*lconn
 
+	spareResults []runResult // the array results had before the last round
+
 	mu       sync.Mutex
 	posted   []*lconn // new connections, and connections given back to close
 	barriers []barrierResult
@@ -309,7 +311,9 @@ func (l *eventLoop) run() {
 		}
 		l.mu.Lock()
 		posted, barriers, results := l.posted, l.barriers, l.results
-		l.posted, l.barriers, l.results = nil, nil, nil
+		// results alternates between two arrays: the loop reads one while
+		// the node's goroutines append to the other.
+		l.posted, l.barriers, l.results = nil, nil, l.spareResults[:0]
 		l.woken = false
 		stopping = stopping || l.stopping
 		l.mu.Unlock()
@@ -322,6 +326,8 @@ func (l *eventLoop) run() {
 		for _, r := range results {
 			l.writeDone(r)
 		}
+		clear(results)
+		l.spareResults = results
 		l.propose()
 		if len(l.waiting) > 0 && !l.barrierOn {
 			l.startBarrier()
