@@ -244,9 +244,20 @@ func TestLoopBarrierFailure(t *testing.T) {
 }
 
 // TestLoopManyClients: concurrent clients mixing writes proposed from the
-// loop, reads after barriers and pipelines; every increment lands once.
+// loop (a round's runs handed to the node together), reads after barriers
+// and pipelines; every increment lands once. Again with a node that
+// declines every hand-off, so each round's connections go to workers.
 func TestLoopManyClients(t *testing.T) {
+	for _, declines := range []bool{false, true} {
+		t.Run(fmt.Sprintf("declines=%v", declines), func(t *testing.T) {
+			testLoopManyClients(t, declines)
+		})
+	}
+}
+
+func testLoopManyClients(t *testing.T, declines bool) {
 	n := mustNode(t)
+	n.noAsync = declines
 	s := mustServer(t, n, Config{EventLoop: true})
 	ctx := testContext(t)
 	const clients, rounds = 16, 100
