@@ -187,6 +187,13 @@ func RunDifferential(t testing.TB, redisAddr, riotAddr string, o DiffOptions) {
 		if g.rng.IntN(16) == 0 {
 			scanArgs := g.scanArgs()
 			want, got := scanAll(ctx, rdbOther, scanArgs), scanAll(ctx, riotOther, scanArgs)
+			if want.Err == "" && scanType(scanArgs) == "none" {
+				// Redis 7.0 lists under TYPE none the keys whose expiry
+				// has passed but which it has not reclaimed yet (its type
+				// lookup finds nothing). Riot holds no such key: for it,
+				// as for every key's TYPE, "none" matches nothing.
+				want = diffReply{Val: []string{}}
+			}
 			scans[want.Err == ""]++
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("after command %d: a whole %s: riot %#v, redis %#v\nthe commands up to it:\n%s",
@@ -312,6 +319,19 @@ func scanAll(ctx context.Context, c *redis.Client, args []string) diffReply {
 		}
 	}
 	return diffReply{Err: "SCAN did not end"}
+}
+
+// scanType is the TYPE a SCAN's arguments filter by, lower-cased (the last
+// one given counts), or "".
+func scanType(args []string) string {
+	typ := ""
+	for i := 2; i+1 < len(args); i++ {
+		if strings.EqualFold(args[i], "TYPE") {
+			typ = strings.ToLower(args[i+1])
+			i++
+		}
+	}
+	return typ
 }
 
 // diffReply is a command's outcome in comparable form.
