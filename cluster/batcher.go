@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"github.com/hashicorp/raft"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,8 +77,11 @@ type batcher struct {
 	many    chan []*proposal // proposals queued together (proposeAsync)
 	carry   []*proposal      // taken from many, not yet in a batch (run's own)
 	slots   chan struct{}
-	waiters sync.WaitGroup // goroutines waiting on Raft futures
-	exited  chan struct{}  // closed when run and every waiter have returned
+	waiters sync.WaitGroup // batches handed to Raft and not answered yet
+	exited  chan struct{}  // closed when run has returned and every batch is answered
+
+	flightMu sync.Mutex
+	flights  map[*flight]struct{} // batches handed to Raft, until answered
 
 	// Of the batch that finished last: its proposals and how long it took
 	// from Raft to answer (see linger).
@@ -337,10 +341,13 @@ func (b *batcher) send(batch []*proposal, timeout time.Duration) {
 	}
 	start := time.Now()
 	f := b.n.raft.Apply(data, timeout)
-	b.waiters.Add(1)
+	fl := b.track(batch)
 	go func() {
-		defer b.waiters.Done()
 		err := f.Error()
+		if !b.claim(fl) {
+			return // abandoned: already answered
+		}
+		defer b.waiters.Done()
 		b.lastSize.Store(int64(len(batch)))
 		b.lastCycle.Store(int64(time.Since(start)))
 		<-b.slots
@@ -355,6 +362,53 @@ func (b *batcher) send(batch []*proposal, timeout time.Duration) {
 		}
 		deliver(batch, res)
 	}()
+}
+
+// flight is a batch handed to Raft. It is answered once: by the goroutine
+// waiting on its future, or by abandon.
+type flight struct{ batch []*proposal }
+
+// track records batch as handed to Raft.
+func (b *batcher) track(batch []*proposal) *flight {
+	fl := &flight{batch: batch}
+	b.flightMu.Lock()
+	if b.flights == nil {
+		b.flights = make(map[*flight]struct{})
+	}
+	b.flights[fl] = struct{}{}
+	b.waiters.Add(1)
+	b.flightMu.Unlock()
+	return fl
+}
+
+// claim reports whether fl is still to be answered, and makes the caller
+// the one to answer it.
+func (b *batcher) claim(fl *flight) bool {
+	b.flightMu.Lock()
+	defer b.flightMu.Unlock()
+	if _, ok := b.flights[fl]; !ok {
+		return false
+	}
+	delete(b.flights, fl)
+	return true
+}
+
+// abandon answers every batch Raft has not answered, once Raft has shut
+// down: hashicorp/raft leaves a future unanswered when it stops with the
+// entry still queued for its main loop (BatchApplyCh) or committed but not
+// yet handed to the state machine, so its waiter would wait forever, and
+// the node's shutdown with it. The entry may or may not have been
+// committed: the outcome is unknown. The goroutines left waiting on those
+// futures stay parked; they hold only their batch.
+func (b *batcher) abandon() {
+	b.flightMu.Lock()
+	fls := b.flights
+	b.flights = nil
+	b.flightMu.Unlock()
+	for fl := range fls {
+		failAll(fl.batch, translateRaftErr(raft.ErrRaftShutdown, true))
+		b.waiters.Done()
+	}
 }
 
 // encodeBatch encodes the proposals of one batch: a lone command as it is,

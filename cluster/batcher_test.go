@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -203,5 +204,48 @@ func TestProposeAsyncAnswersEach(t *testing.T) {
 	case <-called:
 		t.Fatal("a declined proposal was answered")
 	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+// A batch Raft never answers (it stopped with the entry still queued) is
+// answered by abandon, once, with an unknown outcome, and no longer holds up
+// the batcher's exit; its waiter, should the future ever complete, answers
+// nothing.
+func TestAbandonAnswersWhatRaftLeft(t *testing.T) {
+	b := testBatcher(0, 0)
+	p1, p2 := testProposal(1), testProposal(1)
+	fl := b.track([]*proposal{p1, p2})
+	done := make(chan struct{})
+	go func() {
+		b.waiters.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		t.Fatal("the batcher's waiters returned with a batch in flight")
+	case <-time.After(20 * time.Millisecond):
+	}
+	b.abandon()
+	for i, p := range []*proposal{p1, p2} {
+		select {
+		case r := <-p.done:
+			if !errors.Is(r.err, ErrUnknownOutcome) {
+				t.Fatalf("proposal %d: %v, want an unknown outcome", i, r.err)
+			}
+		default:
+			t.Fatalf("proposal %d not answered", i)
+		}
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the batcher's waiters still wait after abandon")
+	}
+	if b.claim(fl) {
+		t.Fatal("an abandoned batch was claimed again")
+	}
+	b.abandon() // nothing left: answers nothing twice
+	if len(p1.done) != 0 || len(p2.done) != 0 {
+		t.Fatal("a proposal was answered twice")
 	}
 }

@@ -623,6 +623,9 @@ func (n *Node) shutdown() error {
 	if err := n.raft.Shutdown().Error(); err != nil {
 		errs = append(errs, fmt.Errorf("cluster: raft shutdown: %w", err))
 	}
+	// Raft's goroutines have all returned: what it has not answered, it
+	// never will.
+	n.batch.abandon()
 	n.wg.Wait()
 	n.confirm.close()
 	n.index.close()
