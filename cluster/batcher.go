@@ -3,10 +3,11 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"github.com/hashicorp/raft"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hashicorp/raft"
 
 	"github.com/riot-kv/riot-redis/fsm"
 )
