@@ -197,6 +197,7 @@ func newLconn(l *eventLoop, nc net.Conn) (*lconn, error) {
 		return nil, err
 	}
 	c := &lconn{loop: l, fd: fd, raddr: nc.RemoteAddr().String(), laddr: nc.LocalAddr().String()}
+	c.wdone = c.writeResult
 	c.guard.maxBulk = l.srv.cfg.MaxValueSize
 	c.rd = redcon.NewReader(c)
 	return c, nil
@@ -472,12 +473,8 @@ type lconn struct {
 	parked   bool
 	waitCmds []redcon.Command
 	wrun     *writeRun
-
-	// Of the write run (proposeRun, writeDone), kept from one to the next.
-	wsingle bool                    // wrun proposed its one command as it is
-	wone    [1]fsm.Result           // backs that command's result
-	runBuf  []pipelined             // backs the run being planned or parked
-	wdone   func(fsm.Result, error) // receives wrun's result, bound once
+	runBuf   []pipelined             // backs the run being planned or parked
+	wdone    func(fsm.Result, error) // c.writeResult, bound once
 
 	replyBuf       // replies not yet handed to the socket (b)
 	closeReq bool  // Close was called, or reading failed
@@ -686,13 +683,8 @@ func (c *lconn) proposeRun(cl *client, run []pipelined, cmds []redcon.Command) b
 	}
 	c.park(cmds)
 	c.wrun = w
-	var prop *fsm.Command
-	prop, c.wsingle = w.proposal()
-	if c.wdone == nil {
-		c.wdone = c.writeResult
-	}
 	l := c.loop
-	l.props = append(l.props, cluster.AsyncProposal{Cmd: prop, Done: c.wdone})
+	l.props = append(l.props, cluster.AsyncProposal{Cmd: w.proposal(), Done: c.wdone})
 	l.proposing = append(l.proposing, c)
 	return true
 }
@@ -750,16 +742,8 @@ func (l *eventLoop) writeDone(r runResult) {
 		c.toWorker(cmds)
 		return
 	}
-	res := r.res
-	if c.wsingle && r.err == nil {
-		// The run's one command was proposed as it is: its result is the
-		// run's only one.
-		c.wone[0] = res
-		res = fsm.Result{Kind: fsm.ResultArray, Array: c.wone[:]}
-	}
 	cl, _ := c.ctx.(*client)
-	cl.finishWrites(w, res, r.err)
-	c.wone[0] = fsm.Result{}
+	cl.finishWrites(w, r.res, r.err)
 	c.runOnLoopFrom(cmds[len(w.run):], false)
 }
 

@@ -17,7 +17,8 @@ import (
 // first runs in plan mode (its proposals are recorded, not sent; a command
 // that proposes nothing has its reply at once), the recorded proposals go to
 // the node as ONE fsm.OpBatch (one Raft entry, each command applied as if it
-// were its own entry, in order), and each handler runs again with its results
+// were its own entry, in order; a lone proposal goes as it is), and each
+// handler runs again with its results
 // to write its reply. Replies leave in the order the commands came. Any other
 // command (a read, MULTI, an admin command) first completes the run before it,
 // then runs normally, so it observes every earlier write of the pipeline.
@@ -156,8 +157,8 @@ func (s *Server) resolve(args [][]byte) *command {
 	return cmd
 }
 
-// runWrites runs a run of pipelined write commands as one batch proposal and
-// writes their replies in order.
+// runWrites runs a run of pipelined write commands as one proposal
+// (writeRun.proposal) and writes their replies in order.
 func (c *client) runWrites(run []pipelined) {
 	switch len(run) {
 	case 0:
@@ -172,7 +173,7 @@ func (c *client) runWrites(run []pipelined) {
 		return
 	}
 	ctx, cancel := c.commandContext()
-	res, err := c.srv.node.Propose(ctx, w.batch())
+	res, err := c.srv.node.Propose(ctx, w.proposal())
 	cancel()
 	c.finishWrites(w, res, err)
 }
@@ -184,6 +185,8 @@ type writeRun struct {
 	replies   []byte // the replies, each copied out of capt once known
 	proposals []*fsm.Command
 	start     time.Time
+	single    bool          // its one proposal went to the node as it is (proposal)
+	one       [1]fsm.Result // backs that proposal's result (finishWrites)
 
 	captBuf captureConn // capt's, kept with its buffers for the next run
 }
@@ -195,17 +198,14 @@ func (w *writeRun) keep(p *pipelined, reply []byte) {
 	p.r1 = len(w.replies)
 }
 
-// batch is the run's proposal: its commands' proposals as one OpBatch.
-func (w *writeRun) batch() *fsm.Command { return fsm.NewBatch(w.proposals) }
-
-// proposal is what the run proposes: its one command's proposal as it is,
-// or its proposals as one OpBatch (batch). single reports the first case,
-// whose result the caller wraps in an array (see finishWrites).
-func (w *writeRun) proposal() (cmd *fsm.Command, single bool) {
-	if len(w.proposals) == 1 {
-		return w.proposals[0], true
+// proposal is what the run proposes: a lone proposal as it is, several as
+// one OpBatch.
+func (w *writeRun) proposal() *fsm.Command {
+	w.single = len(w.proposals) == 1
+	if w.single {
+		return w.proposals[0]
 	}
-	return w.batch(), false
+	return fsm.NewBatch(w.proposals)
 }
 
 // planWrites runs every handler of run in plan mode: the replies of
@@ -215,7 +215,7 @@ func (w *writeRun) proposal() (cmd *fsm.Command, single bool) {
 func (c *client) planWrites(run []pipelined) *writeRun {
 	w := &c.wrun
 	clear(w.proposals)
-	w.run, w.replies, w.proposals, w.start = run, w.replies[:0], w.proposals[:0], time.Now()
+	w.run, w.replies, w.proposals, w.start, w.single = run, w.replies[:0], w.proposals[:0], time.Now(), false
 	w.captBuf.Conn = c.conn
 	w.captBuf.reset()
 	w.capt = &w.captBuf
@@ -243,12 +243,16 @@ func (c *client) planWrites(run []pipelined) *writeRun {
 }
 
 // finishWrites runs the handlers of w's commands that proposed again with
-// their results (res and perr are the batch proposal's outcome) and writes
+// their results (res and perr are the outcome of w.proposal) and writes
 // every reply of the run, in order.
 func (c *client) finishWrites(w *writeRun, res fsm.Result, perr error) {
 	var results []fsm.Result
 	if len(w.proposals) > 0 && perr == nil {
 		switch {
+		case w.single:
+			// Proposed as it is: res is the one proposal's own result.
+			w.one[0] = res
+			results = w.one[:]
 		case res.Kind == fsm.ResultArray && len(res.Array) == len(w.proposals):
 			results = res.Array
 		case res.Kind == fsm.ResultError:
@@ -283,6 +287,7 @@ func (c *client) finishWrites(w *writeRun, res fsm.Result, perr error) {
 	}
 	c.conn = real
 	c.tx.mode, c.tx.results = txIdle, nil
+	w.one[0] = fsm.Result{}
 	obs := c.srv.cfg.Observer
 	elapsed := time.Since(w.start)
 	for i := range w.run {
