@@ -261,18 +261,23 @@ func serveConfirm(c net.Conn, self raft.ServerID, term func() uint64) {
 }
 
 // confirmer is the leader side: connections to the voters and the rounds.
-// Rounds run one at a time (rounds.loop); connections are dialled in the
-// background.
+// One round runs at a time (rounds starts them); it is driven by the
+// answers as they are read (readAcks) and by two timers, so starting one
+// costs its caller a write per follower asked and nothing else.
+// Connections are dialled in the background.
 type confirmer struct {
 	self        raft.ServerID
 	dialTimeout time.Duration
-	acks        chan confirmAck
 
 	mu    sync.Mutex
 	peers map[raft.ServerID]*confirmPeer
 	done  bool
 
-	seq uint64 // of the last round; used by the round goroutine only
+	// roundMu guards the round in flight and the peers' round fields; it is
+	// taken before mu when both are held.
+	roundMu sync.Mutex
+	cur     *confirmRound
+	seq     uint64 // of the last round
 }
 
 type confirmPeer struct {
@@ -285,7 +290,7 @@ type confirmPeer struct {
 	retryAt  time.Time
 	failures int // connections in a row that failed before an answer
 
-	// Used by the round goroutine only.
+	// Guarded by confirmer.roundMu.
 	rtt    time.Duration // recent answer time (moving average)
 	misses int           // requests in a row left unanswered
 	sentAt time.Time
@@ -298,112 +303,190 @@ type confirmAck struct {
 	at        time.Time
 }
 
+// confirmRound is a round in flight. Guarded by confirmer.roundMu.
+type confirmRound struct {
+	seq, term uint64
+	need      int            // answers of term that make a quorum
+	ready     []*confirmPeer // connected followers, fastest first
+	req       [confirmFrame]byte
+	next      int // ready[:next] were offered the request
+	asked     int // of those, how many took it and may still answer
+	got       int // answers of term
+	hedge     *time.Timer
+	deadline  *time.Timer
+	finish    func(ok bool)
+}
+
 func newConfirmer(self raft.ServerID, dialTimeout time.Duration) *confirmer {
-	return &confirmer{self: self, dialTimeout: dialTimeout, acks: make(chan confirmAck, 64),
-		peers: make(map[raft.ServerID]*confirmPeer)}
+	return &confirmer{self: self, dialTimeout: dialTimeout, peers: make(map[raft.ServerID]*confirmPeer)}
 }
 
 // confirm reports whether a quorum of voters, this node included, answers
-// term within timeout. false means "not shown", never "deposed": the caller
-// falls back to Raft's own round.
+// term within timeout (start, waited for). false means "not shown", never
+// "deposed": the caller falls back to Raft's own round.
 func (c *confirmer) confirm(term uint64, voters []raft.Server, timeout time.Duration, stop <-chan struct{}) bool {
-	selfVoter := false
-	for _, s := range voters {
-		if s.ID == c.self {
-			selfVoter = true
-		}
-	}
-	if !selfVoter {
+	res := make(chan bool, 1)
+	r := c.start(term, voters, timeout, func(ok bool) { res <- ok })
+	select {
+	case ok := <-res:
+		return ok
+	case <-stop:
+		c.abort(r)
 		return false
 	}
+}
+
+// start begins a round that asks whether a quorum of voters, this node
+// included, answers term within timeout, and calls finish with the outcome
+// exactly once: on the goroutine that reads the deciding answer, on a
+// timer's, or on the caller's before start returns (when the round cannot
+// start, or needs no follower). Only as many followers as a quorum needs
+// are asked, fastest first; the others are asked after hedgeDelay. It
+// returns the round, nil if it ended at once; finish must not block.
+func (c *confirmer) start(term uint64, voters []raft.Server, timeout time.Duration, finish func(ok bool)) *confirmRound {
+	selfVoter := slices.ContainsFunc(voters, func(s raft.Server) bool { return s.ID == c.self })
 	need := len(voters) / 2 // followers needed: a quorum (len/2+1) less this node
-	if need == 0 {
-		return true
+	if !selfVoter || need == 0 {
+		finish(selfVoter)
+		return nil
 	}
 	ready := c.connected(voters)
-	if len(ready) < need {
-		return false
+	c.roundMu.Lock()
+	if len(ready) < need || c.cur != nil {
+		c.roundMu.Unlock()
+		finish(false)
+		return nil
 	}
 	slices.SortStableFunc(ready, func(a, b *confirmPeer) int { return cmp.Compare(a.rtt, b.rtt) })
-
 	c.seq++
-	seq := c.seq
-	var req [confirmFrame]byte
-	binary.BigEndian.PutUint64(req[:8], seq)
-	binary.BigEndian.PutUint64(req[8:], term)
+	r := &confirmRound{seq: c.seq, term: term, need: need, ready: ready, finish: finish}
+	binary.BigEndian.PutUint64(r.req[:8], r.seq)
+	binary.BigEndian.PutUint64(r.req[8:], term)
 	for _, p := range ready {
 		p.acked = false
 		p.sentAt = time.Time{}
 	}
-	next, asked := 0, 0
-	// ask sends the request to the next k followers that take it.
-	ask := func(k int) {
-		for k > 0 && next < len(ready) {
-			p := ready[next]
-			next++
-			if c.send(p, req[:]) {
-				p.sentAt = time.Now()
-				asked++
-				k--
-			}
-		}
+	c.cur = r
+	c.ask(r, need)
+	if fin := c.endIfShort(r); fin != nil {
+		c.roundMu.Unlock()
+		fin(false)
+		return nil
 	}
-	ask(need)
-	hedge := time.NewTimer(c.hedgeDelay(ready[:next]))
-	defer hedge.Stop()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
+	r.hedge = time.AfterFunc(c.hedgeDelay(ready[:r.next]), func() { c.onHedge(r) })
+	r.deadline = time.AfterFunc(timeout, func() { c.abort(r) })
+	c.roundMu.Unlock()
+	return r
+}
 
-	got := 0
-	ok := false
-	for !ok {
-		if asked+len(ready)-next < need {
-			break // too few followers left to answer
-		}
-		select {
-		case a := <-c.acks:
-			if a.seq != seq || a.peer.acked {
-				continue // a late answer to an earlier round
-			}
-			if a.term > term {
-				// A newer term exists: this node may be deposed; Raft's
-				// round will tell.
-				c.settle(ready)
-				return false
-			}
-			p := a.peer
-			if a.term < term {
-				// It has not heard of this term yet (it just restarted, or
-				// rejoined with no state): no vote either way. Ask the others.
-				p.acked = true
-				asked--
-				ask(len(ready))
-				continue
-			}
-			p.acked = true
-			p.misses = 0
-			c.mu.Lock()
-			p.failures = 0
-			c.mu.Unlock()
-			sample := a.at.Sub(p.sentAt)
-			if p.rtt == 0 {
-				p.rtt = sample
-			} else {
-				p.rtt = (3*p.rtt + sample) / 4
-			}
-			got++
-			ok = got >= need
-		case <-hedge.C:
-			ask(len(ready))
-		case <-deadline.C:
-			c.settle(ready)
-			return false
-		case <-stop:
-			return false
+// ask sends r's request to the next k followers that take it. Under roundMu.
+func (c *confirmer) ask(r *confirmRound, k int) {
+	for k > 0 && r.next < len(r.ready) {
+		p := r.ready[r.next]
+		r.next++
+		if c.send(p, r.req[:]) {
+			p.sentAt = time.Now()
+			r.asked++
+			k--
 		}
 	}
-	c.settle(ready)
-	return ok
+}
+
+// endIfShort ends r, unanswered, if too few followers are left to answer;
+// it returns finish to call after roundMu is released, or nil. Under
+// roundMu.
+func (c *confirmer) endIfShort(r *confirmRound) func(bool) {
+	if r.asked+len(r.ready)-r.next >= r.need {
+		return nil
+	}
+	return c.end(r)
+}
+
+// end stops r, records who did not answer (settle) and returns its finish.
+// Under roundMu, with r current.
+func (c *confirmer) end(r *confirmRound) func(bool) {
+	if r.hedge != nil {
+		r.hedge.Stop()
+		r.deadline.Stop()
+	}
+	c.cur = nil
+	c.settle(r.ready)
+	return r.finish
+}
+
+// onAck counts an answer for the round in flight.
+func (c *confirmer) onAck(a confirmAck) {
+	c.roundMu.Lock()
+	r := c.cur
+	p := a.peer
+	if r == nil || a.seq != r.seq || p.acked {
+		c.roundMu.Unlock()
+		return // a late answer to an earlier round
+	}
+	var fin func(bool)
+	ok := false
+	switch {
+	case a.term > r.term:
+		// A newer term exists: this node may be deposed; Raft's round will
+		// tell.
+		fin = c.end(r)
+	case a.term < r.term:
+		// It has not heard of this term yet (it just restarted, or rejoined
+		// with no state): no vote either way. Ask the others.
+		p.acked = true
+		r.asked--
+		c.ask(r, len(r.ready))
+		fin = c.endIfShort(r)
+	default:
+		p.acked = true
+		p.misses = 0
+		c.mu.Lock()
+		p.failures = 0
+		c.mu.Unlock()
+		sample := a.at.Sub(p.sentAt)
+		if p.rtt == 0 {
+			p.rtt = sample
+		} else {
+			p.rtt = (3*p.rtt + sample) / 4
+		}
+		r.got++
+		if r.got >= r.need {
+			ok = true
+			fin = c.end(r)
+		}
+	}
+	c.roundMu.Unlock()
+	if fin != nil {
+		fin(ok)
+	}
+}
+
+// onHedge asks the followers r has not asked yet.
+func (c *confirmer) onHedge(r *confirmRound) {
+	c.roundMu.Lock()
+	if c.cur != r {
+		c.roundMu.Unlock()
+		return
+	}
+	c.ask(r, len(r.ready))
+	fin := c.endIfShort(r)
+	c.roundMu.Unlock()
+	if fin != nil {
+		fin(false)
+	}
+}
+
+// abort ends r unanswered if it is still in flight (its deadline passed,
+// or its caller stopped waiting).
+func (c *confirmer) abort(r *confirmRound) {
+	c.roundMu.Lock()
+	if r == nil || c.cur != r {
+		c.roundMu.Unlock()
+		return
+	}
+	fin := c.end(r)
+	c.roundMu.Unlock()
+	fin(false)
 }
 
 // hedgeDelay is how long to wait for the followers asked first.
@@ -561,16 +644,17 @@ func (c *confirmer) readAcks(p *confirmPeer, conn net.Conn) {
 			c.drop(p, conn)
 			return
 		}
-		a := confirmAck{peer: p, seq: binary.BigEndian.Uint64(b[:8]), term: binary.BigEndian.Uint64(b[8:]), at: time.Now()}
-		select {
-		case c.acks <- a:
-		default: // no round is reading: a late answer nobody needs
-		}
+		c.onAck(confirmAck{peer: p, seq: binary.BigEndian.Uint64(b[:8]), term: binary.BigEndian.Uint64(b[8:]), at: time.Now()})
 	}
 }
 
-// close drops every connection; later rounds fail.
+// close ends the round in flight unanswered and drops every connection;
+// later rounds fail.
 func (c *confirmer) close() {
+	c.roundMu.Lock()
+	r := c.cur
+	c.roundMu.Unlock()
+	c.abort(r)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.done = true

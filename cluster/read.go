@@ -200,14 +200,8 @@ func (n *Node) leaderReadIndex(ctx context.Context, rs *rounds, from raft.Server
 	if err := n.waitReady(ctx); err != nil {
 		return 0, err
 	}
-	// The commit index is read while this node leads, ready, in one term
-	// throughout: leading in term at both checks means leading in between
-	// (a node leads a term at most once). Every write acknowledged so far is
-	// applied, so durable here (durableLog rule 2): the smaller of the two
-	// indexes covers them all.
-	term := n.readyTerm.Load()
-	idx := min(n.raft.CommitIndex(), n.store.log.Durable())
-	if n.raft.State() != raft.Leader || n.raft.CurrentTerm() != term {
+	term, idx, ok := n.leaderIndex()
+	if !ok {
 		return 0, ErrNotLeader
 	}
 	if n.standsForRound(term, from, fromTerm) {
@@ -224,6 +218,88 @@ func (n *Node) leaderReadIndex(ctx context.Context, rs *rounds, from raft.Server
 		return 0, ErrNotLeader
 	}
 	return idx, nil
+}
+
+// leaderIndex returns, on a ready leader, its term and an index that
+// covers every write acknowledged so far (ok false if it no longer leads in
+// the term it became ready in). The commit index is read while this node
+// leads, ready, in one term throughout: leading in term at both checks
+// means leading in between (a node leads a term at most once). Every write
+// acknowledged so far is applied, so durable here (durableLog rule 2): the
+// smaller of the two indexes covers them all.
+func (n *Node) leaderIndex() (term, idx uint64, ok bool) {
+	term = n.readyTerm.Load()
+	idx = min(n.raft.CommitIndex(), n.store.log.Durable())
+	if n.raft.State() != raft.Leader || n.raft.CurrentTerm() != term {
+		return 0, 0, false
+	}
+	return term, idx, true
+}
+
+// ReadBarrier calls done once a Read at lvl started now could read local
+// state with lvl's guarantee (done(nil)), or with the error that Read
+// would return. done runs exactly once, on a goroutine of the node's or on
+// the caller's before ReadBarrier returns, and must not block.
+//
+// A linearizable barrier on a ready leader joins the next leadership
+// confirmation round (n.verify), and one on a follower (linearizable or
+// lease) the next read-index request to the leader (n.remoteIndex), with
+// no goroutine of its own unless the state machine has yet to apply the
+// index. A barrier that needs no wait is answered at once; any other runs
+// Read on a goroutine.
+func (n *Node) ReadBarrier(ctx context.Context, lvl Consistency, done func(error)) {
+	full := func() { done(n.Read(ctx, lvl, func(*fsm.FSM) error { return nil })) }
+	if n.closing.Load() || n.ReadsAtOnce(lvl) {
+		full()
+		return
+	}
+	var (
+		rs        *rounds
+		term, idx uint64
+		ok        bool
+	)
+	switch {
+	case !n.IsLeader():
+		if addr, _ := n.raft.LeaderWithID(); addr == "" {
+			go full() // waits for a leader
+			return
+		}
+		rs = n.remoteIndex
+	case lvl == Linearizable && n.isReady():
+		if term, idx, ok = n.leaderIndex(); !ok {
+			go full()
+			return
+		}
+		rs = n.verify
+	default:
+		go full()
+		return
+	}
+	rs.joinFunc(func(v uint64, err error) {
+		if rs == n.remoteIndex {
+			idx = v
+		} else if err == nil && v != term {
+			err = ErrNotLeader // confirmed a later leadership of this node
+		}
+		switch {
+		case err != nil:
+			// The usual path retries or reports (a Read that starts later
+			// still covers the reads that arrived before the barrier).
+			go full()
+		case n.fsm.AppliedIndex() >= idx:
+			done(nil)
+		default:
+			go func() {
+				wctx, cancel := boundWait(ctx)
+				defer cancel()
+				if n.fsm.WaitApplied(wctx, idx) != nil {
+					done(ErrTimeout)
+					return
+				}
+				done(nil)
+			}()
+		}
+	})
 }
 
 // leaderTerm returns the term this node leads in, or ok false. Reading the
@@ -253,6 +329,43 @@ func (n *Node) confirmLeadership() (uint64, error) {
 	return n.verifyLeadership()
 }
 
+// confirmLeadershipAsync starts the round of confirmLeadership and gives
+// its outcome to done (rounds.start). The confirmation starts on the
+// caller's goroutine when the configuration is at hand; reading it, and
+// Raft's round, may block and run on a goroutine of their own.
+func (n *Node) confirmLeadershipAsync(done func(uint64, error)) {
+	term, ok := n.leaderTerm()
+	var view *voterView
+	if ok {
+		view = n.heldView(term)
+	}
+	if view == nil {
+		go func() { done(n.confirmLeadership()) }()
+		return
+	}
+	n.confirm.start(term, view.voters, n.cfg.LeaderLeaseTimeout/4, func(ok bool) {
+		if ok && n.membershipGen.Load() == view.gen {
+			n.confirmFast.Add(1)
+			done(term, nil)
+			return
+		}
+		go func() {
+			n.confirmSlow.Add(1)
+			done(n.verifyLeadership())
+		}()
+	})
+}
+
+// heldView is confirmView without reading the configuration: the copy
+// this node holds for term, or nil.
+func (n *Node) heldView(term uint64) *voterView {
+	gen := n.membershipGen.Load()
+	if v := n.voters.Load(); gen%2 == 0 && v != nil && v.term == term && v.gen == gen {
+		return v
+	}
+	return nil
+}
+
 // confirmView returns this leader's configuration for term, as read while
 // no membership change of this node was in flight, or nil.
 func (n *Node) confirmView(term uint64) *voterView {
@@ -260,7 +373,7 @@ func (n *Node) confirmView(term uint64) *voterView {
 	if gen%2 == 1 {
 		return nil // a change is in flight
 	}
-	if v := n.voters.Load(); v != nil && v.term == term && v.gen == gen {
+	if v := n.heldView(term); v != nil {
 		return v
 	}
 	cf := n.raft.GetConfiguration()
@@ -365,10 +478,22 @@ func boundWait(ctx context.Context) (context.Context, context.CancelFunc) {
 // rounds shares one call of do between concurrent callers: a caller joins
 // the next round to start, never one already running, so the call it waits for
 // begins after the caller did. Used for leadership confirmation on the leader
-// (one round serves all concurrent reads; do returns the term confirmed) and
-// for the ReadIndex RPC on followers (do returns the leader's read index).
+// (one round serves all concurrent reads; the round returns the term
+// confirmed) and for the ReadIndex RPC on followers (it returns the leader's
+// read index).
+//
+// A round runs do on a goroutine of its own, or, when start is set, is
+// started by start on the goroutine that finds no round running (a joining
+// caller, or the one that finishes the round before) and finished by
+// whichever goroutine calls start's done; the next round starts there too.
+// So a round that only sends requests and waits for answers costs no
+// goroutine hand-off of its own.
 type rounds struct {
-	do      func() (uint64, error)
+	do func() (uint64, error)
+	// start, if set, starts a round and calls done with its outcome exactly
+	// once, on any goroutine, possibly before it returns. It must not block.
+	start func(done func(uint64, error))
+
 	mu      sync.Mutex
 	next    *round
 	running bool
@@ -378,26 +503,70 @@ type round struct {
 	done    chan struct{}
 	idx     uint64
 	err     error
-	waiters int // callers that joined (for introspection and tests)
+	waiters int                   // callers that joined (for introspection and tests)
+	then    []func(uint64, error) // callbacks of joinFunc
 }
 
 func (r *rounds) join(ctx context.Context) (uint64, error) {
+	rd := r.enqueue(nil)
+	select {
+	case <-rd.done:
+		return rd.idx, rd.err
+	case <-ctx.Done():
+		return 0, ErrTimeout
+	}
+}
+
+// joinFunc joins the next round as join does, without waiting: f receives
+// the round's outcome once, on the goroutine that finishes it (or on the
+// caller's, before joinFunc returns), and must not block.
+func (r *rounds) joinFunc(f func(uint64, error)) {
+	r.enqueue(f)
+}
+
+// enqueue joins the next round, with f to call when it ends (if not nil),
+// and starts it if no round is running.
+func (r *rounds) enqueue(f func(uint64, error)) *round {
 	r.mu.Lock()
 	if r.next == nil {
 		r.next = &round{done: make(chan struct{})}
 	}
 	rd := r.next
 	rd.waiters++
-	if !r.running {
-		r.running = true
-		go r.loop()
+	if f != nil {
+		rd.then = append(rd.then, f)
 	}
+	if r.running {
+		r.mu.Unlock()
+		return rd
+	}
+	r.running = true
+	if r.start == nil {
+		r.mu.Unlock()
+		go r.loop()
+		return rd
+	}
+	r.next = nil
 	r.mu.Unlock()
-	select {
-	case <-rd.done:
-		return rd.idx, rd.err
-	case <-ctx.Done():
-		return 0, ErrTimeout
+	r.run(rd)
+	return rd
+}
+
+// run starts rd with start.
+func (r *rounds) run(rd *round) {
+	r.start(func(idx uint64, err error) { r.finish(rd, idx, err) })
+}
+
+// finish answers rd's callers and starts the next round if any joined.
+func (r *rounds) finish(rd *round, idx uint64, err error) {
+	rd.answer(idx, err)
+	r.mu.Lock()
+	next := r.next
+	r.next = nil
+	r.running = next != nil
+	r.mu.Unlock()
+	if next != nil {
+		r.run(next)
 	}
 }
 
@@ -412,7 +581,15 @@ func (r *rounds) loop() {
 			return
 		}
 		r.mu.Unlock()
-		rd.idx, rd.err = r.do()
-		close(rd.done)
+		rd.answer(r.do())
+	}
+}
+
+// answer gives rd's outcome to its callers.
+func (rd *round) answer(idx uint64, err error) {
+	rd.idx, rd.err = idx, err
+	close(rd.done)
+	for _, f := range rd.then {
+		f(idx, err)
 	}
 }

@@ -107,6 +107,11 @@ func (n *testNode) Read(ctx context.Context, lvl cluster.Consistency, fn func(s 
 	return fn(n.f)
 }
 
+// ReadBarrier is a Read that reads nothing, on a goroutine of its own.
+func (n *testNode) ReadBarrier(ctx context.Context, lvl cluster.Consistency, done func(error)) {
+	go func() { done(n.Read(ctx, lvl, noRead)) }()
+}
+
 func (n *testNode) Join(ctx context.Context, m cluster.Member) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()

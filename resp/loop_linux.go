@@ -77,10 +77,8 @@ type eventLoop struct {
 
 	again []*lconn // connections that stopped with more to read (serveBudget)
 
-	// Read barriers (startBarrier): connections parked for the next one, and
-	// whether one is in flight.
-	waiting   []*lconn
-	barrierOn bool
+	// Connections parked for the next read barrier (startBarrier).
+	waiting []*lconn
 
 	// Write runs planned this round, handed to the node together
 	// (propose), and their connections, parked meanwhile.
@@ -330,7 +328,7 @@ func (l *eventLoop) run() {
 		clear(results)
 		l.spareResults = results
 		l.propose()
-		if len(l.waiting) > 0 && !l.barrierOn {
+		if len(l.waiting) > 0 {
 			l.startBarrier()
 		}
 		if stopping {
@@ -748,20 +746,18 @@ func (l *eventLoop) writeDone(r runResult) {
 }
 
 // startBarrier starts one read barrier for every connection parked since the
-// last: a Read at the node's default level that reads nothing. Once it
-// returns, the reads each parked connection sent before it began may read
-// local state (the argument of pipeline.go's shared barrier).
+// last (Node.ReadBarrier at the node's default level). Once it passes, the
+// reads each parked connection sent before it began may read local state
+// (the argument of pipeline.go's shared barrier).
 func (l *eventLoop) startBarrier() {
 	conns := l.waiting
 	l.waiting = nil
-	l.barrierOn = true
 	srv := l.srv
-	go func() {
-		err := srv.node.Read(srv.ctx, srv.node.DefaultConsistency(), noRead)
+	srv.node.ReadBarrier(srv.ctx, srv.node.DefaultConsistency(), func(err error) {
 		l.mu.Lock()
 		l.barriers = append(l.barriers, barrierResult{conns: conns, err: err})
 		l.wakeUnlock()
-	}()
+	})
 }
 
 type barrierResult struct {
@@ -773,7 +769,6 @@ type barrierResult struct {
 // the loop; if the barrier failed, each command runs on a worker and
 // reports its own error.
 func (l *eventLoop) barrierDone(b barrierResult) {
-	l.barrierOn = false
 	for _, c := range b.conns {
 		if !c.unpark() {
 			continue

@@ -24,6 +24,11 @@ type Node interface {
 	Propose(ctx context.Context, c *fsm.Command) (fsm.Result, error)
 	// Read makes the local state consistent at lvl, then runs fn against it.
 	Read(ctx context.Context, lvl cluster.Consistency, fn func(s *fsm.FSM) error) error
+	// ReadBarrier calls done once local state, read right after, has lvl's
+	// guarantee for every read that arrived before the call (nil), or with
+	// the error Read would return. done runs exactly once, on any goroutine
+	// (the caller's too, before ReadBarrier returns), and must not block.
+	ReadBarrier(ctx context.Context, lvl cluster.Consistency, done func(error))
 	// Join adds a member to the cluster.
 	Join(ctx context.Context, m cluster.Member) error
 	// Remove removes the member with the given ID.
