@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -473,4 +474,129 @@ func TestServeConfirmRefusesAnotherID(t *testing.T) {
 		t.Fatalf("node n2 answered a confirmation meant for n1: %x", resp)
 	}
 	<-done
+}
+
+// start returns with the round in flight; finish runs once: on the answer,
+// on the deadline, or when the confirmer closes. A round started while
+// another is in flight fails at once.
+func TestConfirmStartFinishesOnce(t *testing.T) {
+	f1 := newFakeFollower(t, "f1", 7)
+	voters := []raft.Server{{Suffrage: raft.Voter, ID: "self"}, f1.server()}
+	c := newConfirmer("self", time.Second)
+	defer c.close()
+	confirmEventually(t, c, 7, voters, true)
+
+	var calls atomic.Int32
+	res := make(chan bool, 4)
+	finish := func(ok bool) { calls.Add(1); res <- ok }
+	wait := func(want bool) {
+		t.Helper()
+		select {
+		case ok := <-res:
+			if ok != want {
+				t.Fatalf("round finished %v; want %v", ok, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("round never finished")
+		}
+	}
+
+	// Answered: true, once.
+	if r := c.start(7, voters, time.Hour, finish); r == nil {
+		t.Fatal("round ended before it was answered")
+	}
+	wait(true)
+
+	// Unanswered: in flight until its deadline.
+	f1.silent.Store(true)
+	r := c.start(7, voters, 100*time.Millisecond, finish)
+	if r == nil {
+		t.Fatal("round with a connected follower ended at once")
+	}
+	other := make(chan bool, 1)
+	if c.start(7, voters, time.Hour, func(ok bool) { other <- ok }) != nil || <-other {
+		t.Fatal("a second round in flight at once did not fail at once")
+	}
+	wait(false)
+	c.abort(r) // ended already: nothing more
+
+	// Closing the confirmer ends the round in flight.
+	if r = c.start(7, voters, time.Hour, finish); r == nil {
+		t.Fatal("round with a connected follower ended at once")
+	}
+	select {
+	case ok := <-res:
+		t.Fatalf("round finished %v with no answer and no deadline", ok)
+	case <-time.After(50 * time.Millisecond):
+	}
+	c.close()
+	wait(false)
+	c.abort(r)
+	time.Sleep(20 * time.Millisecond)
+	if n := calls.Load(); n != 3 {
+		t.Fatalf("finish ran %d times for 3 rounds", n)
+	}
+	// Closed: a round fails at once.
+	if c.start(7, voters, time.Hour, finish) != nil {
+		t.Fatal("a round started on a closed confirmer")
+	}
+	wait(false)
+}
+
+// A read barrier on a leader passes once what was acknowledged before it
+// is applied, at every level; one whose round confirmed another term goes
+// the usual way (Read), which refuses it; a closed node refuses at once.
+func TestReadBarrier(t *testing.T) {
+	n := startNode(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	barrier := func(lvl Consistency) error {
+		t.Helper()
+		errc := make(chan error, 2)
+		n.ReadBarrier(ctx, lvl, func(err error) { errc <- err })
+		select {
+		case err := <-errc:
+			select {
+			case <-errc:
+				t.Fatal("done ran twice")
+			case <-time.After(20 * time.Millisecond):
+			}
+			return err
+		case <-ctx.Done():
+			t.Fatal("barrier never passed")
+			return nil
+		}
+	}
+	for i, lvl := range []Consistency{Linearizable, Lease, Stale} {
+		if _, err := n.Propose(ctx, setCmd(fmt.Sprint("k", i))); err != nil {
+			t.Fatal(err)
+		}
+		commit := n.raft.CommitIndex()
+		if err := barrier(lvl); err != nil {
+			t.Fatalf("barrier at %v: %v", lvl, err)
+		}
+		if applied := n.fsm.AppliedIndex(); applied < commit {
+			t.Fatalf("barrier at %v passed at applied index %d; the write was committed at %d", lvl, applied, commit)
+		}
+	}
+
+	// A round that confirms a later term than the barrier's.
+	term := n.raft.CurrentTerm()
+	n.verify = &rounds{start: func(done func(uint64, error)) { done(term+1, nil) }}
+	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancelShort()
+	errc := make(chan error, 1)
+	n.ReadBarrier(short, Linearizable, func(err error) { errc <- err })
+	if err := <-errc; err == nil {
+		t.Fatal("barrier passed with a round of another term")
+	}
+	n.verify = &rounds{start: n.confirmLeadershipAsync}
+	if err := barrier(Linearizable); err != nil {
+		t.Fatalf("barrier with the node's own rounds again: %v", err)
+	}
+
+	n.Kill()
+	if err := barrier(Linearizable); err != ErrClosed {
+		t.Fatalf("barrier on a killed node = %v; want ErrClosed", err)
+	}
 }

@@ -77,3 +77,85 @@ func TestRoundsHonourCallerContext(t *testing.T) {
 		t.Fatalf("join with an expired context = %v; want ErrTimeout", err)
 	}
 }
+
+// With start, a round starts on the goroutine that joins when none runs and
+// the next one on the goroutine that finishes it; callers that join while
+// a round runs share the next, and each callback sees its round's outcome
+// once.
+func TestRoundsStartChainsRounds(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		dones []func(uint64, error)
+	)
+	started := func() int { mu.Lock(); defer mu.Unlock(); return len(dones) }
+	r := &rounds{start: func(done func(uint64, error)) {
+		mu.Lock()
+		dones = append(dones, done)
+		mu.Unlock()
+	}}
+	type answer struct {
+		caller int
+		idx    uint64
+		err    error
+	}
+	got := make(chan answer, 10)
+	join := func(caller int) {
+		r.joinFunc(func(idx uint64, err error) { got <- answer{caller, idx, err} })
+	}
+	expect := func(want ...answer) {
+		t.Helper()
+		for _, w := range want {
+			select {
+			case a := <-got:
+				if a != w {
+					t.Fatalf("callback %+v; want %+v", a, w)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("no callback; want %+v", w)
+			}
+		}
+		select {
+		case a := <-got:
+			t.Fatalf("unexpected callback %+v", a)
+		default:
+		}
+	}
+
+	join(1) // no round runs: it starts here, before joinFunc returns
+	if n := started(); n != 1 {
+		t.Fatalf("%d rounds started after the first join; want 1", n)
+	}
+	join(2) // round 1 runs: these two wait for round 2
+	join(3)
+	if n := started(); n != 1 {
+		t.Fatalf("%d rounds started while round 1 ran; want 1", n)
+	}
+	expect()
+	dones[0](10, nil) // ends round 1 and starts round 2 on this goroutine
+	expect(answer{1, 10, nil})
+	if n := started(); n != 2 {
+		t.Fatalf("%d rounds started after round 1 ended with callers waiting; want 2", n)
+	}
+	dones[1](0, ErrNotLeader)
+	expect(answer{2, 0, ErrNotLeader}, answer{3, 0, ErrNotLeader})
+	if n := started(); n != 2 {
+		t.Fatalf("%d rounds started with no caller waiting; want 2", n)
+	}
+
+	// A start that answers before it returns serves a blocking join, and
+	// the next round starts afresh.
+	r.start = func(done func(uint64, error)) { done(30, nil) }
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for range 3 {
+		if idx, err := r.join(ctx); idx != 30 || err != nil {
+			t.Fatalf("join with an answer at once = %d, %v; want 30", idx, err)
+		}
+	}
+	r.mu.Lock()
+	running, next := r.running, r.next
+	r.mu.Unlock()
+	if running || next != nil {
+		t.Fatalf("after the last round: running %v, next %v; want idle", running, next)
+	}
+}
