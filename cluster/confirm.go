@@ -321,21 +321,6 @@ func newConfirmer(self raft.ServerID, dialTimeout time.Duration) *confirmer {
 	return &confirmer{self: self, dialTimeout: dialTimeout, peers: make(map[raft.ServerID]*confirmPeer)}
 }
 
-// confirm reports whether a quorum of voters, this node included, answers
-// term within timeout (start, waited for). false means "not shown", never
-// "deposed": the caller falls back to Raft's own round.
-func (c *confirmer) confirm(term uint64, voters []raft.Server, timeout time.Duration, stop <-chan struct{}) bool {
-	res := make(chan bool, 1)
-	r := c.start(term, voters, timeout, func(ok bool) { res <- ok })
-	select {
-	case ok := <-res:
-		return ok
-	case <-stop:
-		c.abort(r)
-		return false
-	}
-}
-
 // start begins a round that asks whether a quorum of voters, this node
 // included, answers term within timeout, and calls finish with the outcome
 // exactly once: on the goroutine that reads the deciding answer, on a

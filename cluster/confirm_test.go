@@ -89,6 +89,21 @@ func (f *fakeFollower) server() raft.Server {
 	return raft.Server{Suffrage: raft.Voter, ID: f.id, Address: raft.ServerAddress(f.mux.Addr().String())}
 }
 
+// confirm runs one round (start) and waits for it: whether a quorum of
+// voters, this node included, answered term within timeout. A stop closed
+// first ends the round unanswered.
+func (c *confirmer) confirm(term uint64, voters []raft.Server, timeout time.Duration, stop <-chan struct{}) bool {
+	res := make(chan bool, 1)
+	r := c.start(term, voters, timeout, func(ok bool) { res <- ok })
+	select {
+	case ok := <-res:
+		return ok
+	case <-stop:
+		c.abort(r)
+		return false
+	}
+}
+
 // confirmEventually runs rounds until one returns want (the first rounds
 // only start the dials) or fails the test.
 func confirmEventually(t *testing.T, c *confirmer, term uint64, voters []raft.Server, want bool) {
@@ -590,7 +605,7 @@ func TestReadBarrier(t *testing.T) {
 	if err := <-errc; err == nil {
 		t.Fatal("barrier passed with a round of another term")
 	}
-	n.verify = &rounds{start: n.confirmLeadershipAsync}
+	n.verify = &rounds{start: n.confirmLeadership}
 	if err := barrier(Linearizable); err != nil {
 		t.Fatalf("barrier with the node's own rounds again: %v", err)
 	}

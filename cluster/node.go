@@ -207,7 +207,7 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 		readyCh: make(chan struct{}),
 		stop:    make(chan struct{}),
 	}
-	n.verify = &rounds{start: n.confirmLeadershipAsync}
+	n.verify = &rounds{start: n.confirmLeadership}
 	n.verifyLease = &rounds{do: n.verifyLeadership}
 	n.remoteIndex = &rounds{do: n.remoteReadIndex}
 	n.confirm = newConfirmer(raft.ServerID(cfg.ID), transportTimeout)

@@ -313,47 +313,43 @@ func (n *Node) leaderTerm() (uint64, bool) {
 	return t, true
 }
 
-// confirmLeadership is one leadership confirmation round for linearizable
-// reads: the confirmation of confirm.go when it can show leadership, else
-// Raft's heartbeat round. It returns the term confirmed.
-func (n *Node) confirmLeadership() (uint64, error) {
-	if term, ok := n.leaderTerm(); ok {
-		if view := n.confirmView(term); view != nil &&
-			n.confirm.confirm(term, view.voters, n.cfg.LeaderLeaseTimeout/4, n.stop) &&
-			n.membershipGen.Load() == view.gen {
-			n.confirmFast.Add(1)
-			return term, nil
-		}
+// confirmLeadership starts one leadership confirmation round for
+// linearizable reads and gives the term it confirmed to done (rounds.start):
+// the confirmation of confirm.go when it can show leadership, else Raft's
+// heartbeat round. The confirmation starts on the caller's goroutine when
+// this node holds its configuration; reading the configuration, and Raft's
+// round, may block and run on a goroutine of their own.
+func (n *Node) confirmLeadership(done func(uint64, error)) {
+	slow := func() {
+		n.confirmSlow.Add(1)
+		done(n.verifyLeadership())
 	}
-	n.confirmSlow.Add(1)
-	return n.verifyLeadership()
-}
-
-// confirmLeadershipAsync starts the round of confirmLeadership and gives
-// its outcome to done (rounds.start). The confirmation starts on the
-// caller's goroutine when the configuration is at hand; reading it, and
-// Raft's round, may block and run on a goroutine of their own.
-func (n *Node) confirmLeadershipAsync(done func(uint64, error)) {
 	term, ok := n.leaderTerm()
-	var view *voterView
-	if ok {
-		view = n.heldView(term)
-	}
-	if view == nil {
-		go func() { done(n.confirmLeadership()) }()
+	if !ok {
+		go slow()
 		return
 	}
-	n.confirm.start(term, view.voters, n.cfg.LeaderLeaseTimeout/4, func(ok bool) {
-		if ok && n.membershipGen.Load() == view.gen {
-			n.confirmFast.Add(1)
-			done(term, nil)
+	start := func(view *voterView) {
+		n.confirm.start(term, view.voters, n.cfg.LeaderLeaseTimeout/4, func(ok bool) {
+			if ok && n.membershipGen.Load() == view.gen {
+				n.confirmFast.Add(1)
+				done(term, nil)
+				return
+			}
+			go slow()
+		})
+	}
+	if view := n.heldView(term); view != nil {
+		start(view)
+		return
+	}
+	go func() {
+		if view := n.confirmView(term); view != nil {
+			start(view)
 			return
 		}
-		go func() {
-			n.confirmSlow.Add(1)
-			done(n.verifyLeadership())
-		}()
-	})
+		slow()
+	}()
 }
 
 // heldView is confirmView without reading the configuration: the copy
