@@ -499,6 +499,67 @@ func TestCacheGetDuringWrite(t *testing.T) {
 	mustGet(t, c, "k", "new")
 }
 
+// While a Write is in progress (a write-behind flush of a whole window takes
+// a while), heads of the keys it does not touch still answer head reads from
+// memory; a head of a key it writes does not, and is read from the engine
+// instead, until the Write has brought the entry up to date.
+func TestCacheHeadsDuringWrite(t *testing.T) {
+	const limit = 1 << 20
+	be := &blockingEngine{Engine: NewMemory(), release: make(chan struct{})}
+	c, eng := countedCache(t, be, limit)
+	const keys = 3000 // 3 MB of values: most entries are cut to their heads
+	var heads []string
+	for i := range keys {
+		k := fmt.Sprintf("key-%05d", i)
+		mustWrite(t, c, uint64(i+1), k, headValue(k, 1000))
+	}
+	for i := range keys {
+		k := fmt.Sprintf("key-%05d", i)
+		if e, ok := c.cached(k); ok && e.head {
+			heads = append(heads, k)
+		}
+	}
+	if len(heads) < 2 || !c.complete.Load() {
+		t.Fatalf("%d heads, complete %v: the test misses its point", len(heads), c.complete.Load())
+	}
+	written, other := heads[0], heads[1]
+	var releaseOnce sync.Once
+	release := func() { releaseOnce.Do(func() { close(be.release) }) }
+	defer release() // a failed check must not leave the Write, and Close, hanging
+	be.inWrite = make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		var b Batch
+		b.Put([]byte(written), []byte(headValue("new", 1000)))
+		done <- c.Write(&b, keys+1)
+	}()
+	<-be.inWrite // the engine holds the new value; the cache not yet
+	before := eng.gets.Load()
+	if v, err := GetHead(c, []byte(other), HeadBytes); err != nil || !strings.HasPrefix(string(v), headValue(other, 1000)[:HeadBytes]) {
+		t.Fatalf("GetHead(%s) during a Write of another key = %q, %v", other, v, err)
+	}
+	if n := eng.gets.Load() - before; n != 0 {
+		t.Fatalf("a head of a key the Write does not touch read the engine %d times", n)
+	}
+	if v, err := GetHead(c, []byte(written), HeadBytes); err != nil || !strings.HasPrefix(string(v), headValue("new", 1000)[:HeadBytes]) {
+		t.Fatalf("GetHead(%s) during its Write = %q, %v (the engine holds the new value)", written, v, err)
+	}
+	if n := eng.gets.Load() - before; n != 1 {
+		t.Fatalf("a head of the key being written read the engine %d times, want 1", n)
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	before = eng.gets.Load()
+	if v, err := GetHead(c, []byte(written), HeadBytes); err != nil || !strings.HasPrefix(string(v), headValue("new", 1000)[:HeadBytes]) {
+		t.Fatalf("GetHead(%s) after its Write = %q, %v", written, v, err)
+	}
+	if n := eng.gets.Load() - before; n != 0 {
+		t.Fatalf("after the Write a head read went to the engine %d times", n)
+	}
+}
+
 // A Get that read the engine before a Write and fills after it does not
 // cache the older value.
 func TestCacheFillLosesToWrite(t *testing.T) {

@@ -40,8 +40,16 @@ const (
 // Write is in progress the engine is ahead of the entries it has yet to
 // update, so a miss that read the engine answers with the key's entry if one
 // was cached meanwhile: otherwise it could answer the newer value and the
-// next read the older entry. For the same reason a head answers a head read
-// only while no Write is in progress.
+// next read the older entry. For the same reason a head does not answer a
+// head read while a Write that touches its key is in progress (a Get of the
+// key reads the engine): before it writes the engine, a Write marks the
+// heads of its keys with its number (Writes run one at a time), and the
+// entries it makes while it runs carry its number too, the new values of its
+// keys (a batch that puts a key twice leaves the older value in between) and
+// heads cut from other values to make room. An entry marked by the Write in
+// progress answers no read; the read goes to the engine. Entries of other
+// keys answer throughout, so a long Write (a write-behind flush of a whole
+// window) does not send every head read to the engine.
 //
 // While every key of the engine fits, the cache holds all of them
 // ("complete"): it is loaded at open (and after Replace), every Write adds the
@@ -79,9 +87,14 @@ type cachedEngine struct {
 	wmu sync.RWMutex
 	// started and finished count Writes; see Cached.
 	started, finished atomic.Uint64
-	seed              maphash.Seed
-	perShard          int64
-	shards            [cacheShards]cacheShard
+	// writeMu runs Writes one at a time; writing is the number (started's
+	// value) of the Write in progress, 0 when none. An entry whose mark is
+	// that number answers no read (see Cached).
+	writeMu  sync.Mutex
+	writing  atomic.Uint64
+	seed     maphash.Seed
+	perShard int64
+	shards   [cacheShards]cacheShard
 	// complete is set while the cache holds every key of the engine (see
 	// Cached). It is cleared before an entry is dropped for any reason other
 	// than a delete of its key (an eviction clears it under the shard lock it
@@ -136,6 +149,9 @@ type cacheEntry struct {
 	val   []byte // nil with found false: the key is absent
 	found bool
 	head  bool // val is only the value's first HeadBytes (see Cached)
+	// mark is the number of the Write that made the entry, or that touches
+	// its key while it is a head (see cachedEngine.writing).
+	mark uint64
 }
 
 // newCacheEntry returns an entry holding copies of key and val (when found)
@@ -156,9 +172,12 @@ func newCacheEntry(key, val []byte, found bool) cacheEntry {
 
 // headEntry returns an entry holding only the first HeadBytes of val (longer
 // than that), in an allocation of its own, so the value's memory is freed.
-func headEntry(key, val []byte) cacheEntry {
+// A head made while a Write is in progress counts as that Write's (see
+// Cached): it may be cut from a value older than the engine's.
+func (c *cachedEngine) headEntry(key, val []byte) cacheEntry {
 	e := newCacheEntry(key, val[:HeadBytes], true)
 	e.head = true
+	e.mark = c.writing.Load()
 	return e
 }
 
@@ -172,7 +191,7 @@ func (c *cachedEngine) putHeadLocked(sh *cacheShard, key, val []byte) bool {
 	if len(val) <= HeadBytes || cost > c.perShard/4 || !c.shortenLocked(sh, cost) {
 		return false
 	}
-	sh.add(headEntry(key, val))
+	sh.add(c.headEntry(key, val))
 	return true
 }
 
@@ -208,11 +227,12 @@ func (c *cachedEngine) get(key []byte, n int) ([]byte, error) {
 	sh.mu.Lock()
 	e, ok := sh.m[string(key)]
 	complete := c.complete.Load()
-	// A head answers a head read, unless a Write is in progress: a Get of
-	// the same key may already have read that Write's value from the engine
-	// (a head is no answer to a Get), and the head is updated only after the
-	// engine; answering the older head after it would go back in time.
-	if ok && (!e.head || (n >= 0 && c.writesQuiet())) {
+	// A head answers a head read, unless a Write of its key is in progress:
+	// a Get of the same key may already have read that Write's value from
+	// the engine (a head is no answer to a Get), and the head is updated
+	// only after the engine; answering the older head after it would go
+	// back in time.
+	if ok && c.current(e) && (!e.head || n >= 0) {
 		v, err := e.answer(n)
 		sh.mu.Unlock()
 		return v, err
@@ -235,7 +255,7 @@ func (c *cachedEngine) get(key []byte, n int) ([]byte, error) {
 	// other readers hit it. During a Write the engine is ahead of the entries
 	// the Write has yet to update, so answering the engine's newer value
 	// here and the entry's older one to the next read would go back in time.
-	if e, ok := sh.m[string(key)]; ok && !e.head {
+	if e, ok := sh.m[string(key)]; ok && !e.head && c.current(e) {
 		return e.answer(n)
 	}
 	if quiet && c.started.Load() == gen {
@@ -255,6 +275,13 @@ func (e *cacheEntry) answer(n int) ([]byte, error) {
 		return bytes.Clone(e.val[:n]), nil
 	}
 	return bytes.Clone(e.val), nil
+}
+
+// current reports whether e may answer reads: it is not the mark of the
+// Write in progress (see Cached). Called with the shard lock held.
+func (c *cachedEngine) current(e cacheEntry) bool {
+	w := c.writing.Load()
+	return w == 0 || e.mark != w
 }
 
 // writesQuiet reports whether no Write is in progress.
@@ -290,7 +317,9 @@ func (c *cachedEngine) putLocked(sh *cacheShard, key, val []byte, found bool) {
 		}
 		c.dropLocked(sh, size)
 	}
-	sh.add(newCacheEntry(key, val, found))
+	e := newCacheEntry(key, val, found)
+	e.mark = c.writing.Load()
+	sh.add(e)
 }
 
 // dropLocked drops entries of sh at random until need more bytes fit, which
@@ -321,7 +350,7 @@ func (c *cachedEngine) shortenLocked(sh *cacheShard, need int64) bool {
 		for k, e := range sh.m {
 			if e.long() {
 				sh.remove(k, e)
-				sh.add(headEntry(unsafe.Slice(unsafe.StringData(k), len(k)), e.val))
+				sh.add(c.headEntry(unsafe.Slice(unsafe.StringData(k), len(k)), e.val))
 			} else {
 				misses++
 			}
@@ -335,10 +364,15 @@ func (c *cachedEngine) shortenLocked(sh *cacheShard, need int64) bool {
 // date; while the cache is complete it also adds the keys b puts. On failure
 // the keys b touches are dropped from the cache.
 func (c *cachedEngine) Write(b *Batch, appliedIndex uint64) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
 	c.wmu.RLock()
 	defer c.wmu.RUnlock()
-	c.started.Add(1)
+	gen := c.started.Add(1)
 	defer c.finished.Add(1)
+	c.writing.Store(gen)
+	defer c.writing.Store(0)
+	c.markHeads(b, gen)
 	err := c.Engine.Write(b, appliedIndex)
 	if err != nil {
 		// What the engine holds now is unknown for these keys.
@@ -383,6 +417,7 @@ func (c *cachedEngine) Write(b *Batch, appliedIndex uint64) error {
 			// Same size: the new value overwrites the old one's bytes (Get
 			// copies values under the shard lock), nothing is allocated.
 			copy(old.val, op.Value)
+			old.mark = gen
 			sh.add(old)
 			sh.mu.Unlock()
 			continue
@@ -392,6 +427,22 @@ func (c *cachedEngine) Write(b *Batch, appliedIndex uint64) error {
 		sh.mu.Unlock()
 	}
 	return err
+}
+
+// markHeads marks the head entries of the keys b touches as b's, Write
+// number gen, before the engine is written (see Cached).
+func (c *cachedEngine) markHeads(b *Batch, gen uint64) {
+	for _, op := range b.Ops() {
+		sh := c.shard(op.Key)
+		sh.mu.Lock()
+		if sh.heads > 0 {
+			if e, ok := sh.m[string(op.Key)]; ok && e.head {
+				e.mark = gen
+				sh.m[e.key] = e
+			}
+		}
+		sh.mu.Unlock()
+	}
 }
 
 // Replace replaces the engine's content and empties the cache.
