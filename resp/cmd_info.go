@@ -464,6 +464,7 @@ func infoEngine(c *client, b *infoBuilder) {
 		b.int("engine_write_behind_last_flush_usec", st.LastFlush.Microseconds())
 		b.int("engine_write_behind_stalls", int64(st.Stalls))
 		b.int("engine_write_behind_stalled_usec", st.Stalled.Microseconds())
+		b.int("engine_write_behind_urgent_flushes", int64(st.UrgentFlushes))
 		status := "ok"
 		if st.FlushErr != nil {
 			status = "err"

@@ -386,7 +386,8 @@ func TestInfoEngine(t *testing.T) {
 		"engine_write_behind_buffered_bytes": "0", "engine_write_behind_queued_windows": "0",
 		"engine_write_behind_flushes": "0", "engine_write_behind_last_flush_usec": "0",
 		"engine_write_behind_stalls": "0", "engine_write_behind_stalled_usec": "0",
-		"engine_write_behind_status": "ok", "engine_read_cache": "1",
+		"engine_write_behind_urgent_flushes": "0", "engine_write_behind_status": "ok",
+		"engine_read_cache":           "1",
 		"engine_read_cache_max_bytes": "1048576", "engine_read_cache_complete": "1",
 	} {
 		if st[k] != want {

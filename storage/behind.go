@@ -50,7 +50,7 @@ func WriteBehind(e Engine, maxBytes int64) Engine {
 	if maxBytes <= 0 {
 		return e
 	}
-	w := &behindEngine{eng: e, max: maxBytes, active: newOverlay(0)}
+	w := &behindEngine{eng: e, max: maxBytes, active: newOverlay(0), now: time.Now}
 	w.cond.L = &w.mu
 	return w
 }
@@ -81,6 +81,13 @@ type behindEngine struct {
 	// the time they waited for the flush.
 	stalls  uint64
 	stalled time.Duration
+	// frozeAt is when the last full window was queued; hurry is set from a
+	// stall until a window fills slowly; urgent counts the flushes that ran
+	// at the process's priority (see freezeLocked).
+	frozeAt time.Time
+	hurry   bool
+	urgent  uint64
+	now     func() time.Time // time.Now; tests set their own clock
 }
 
 // overlay is one window of buffered writes.
@@ -91,6 +98,7 @@ type overlay struct {
 	idx    uint64 // index of the last Write in the window
 	wrote  bool   // a Write (possibly empty) is in the window
 	starts [4]uint64
+	urgent bool // flush it at the process's priority (see freezeLocked)
 
 	// sorted is the window's entries in key order, built once the window is
 	// frozen, by the first of the flush and an iterator to need it.
@@ -193,6 +201,7 @@ func (w *behindEngine) Write(b *Batch, appliedIndex uint64) error {
 		}
 		w.stalls++
 		w.stalled += time.Since(began)
+		w.hurry = true
 	}
 	if w.err != nil {
 		return w.err
@@ -205,40 +214,76 @@ func (w *behindEngine) Write(b *Batch, appliedIndex uint64) error {
 	return nil
 }
 
+// slowFill is how many times the last flush's duration a full window must
+// take to fill for the writes to count as slower than the flush again (see
+// freezeLocked).
+const slowFill = 2
+
 // freezeLocked queues the active window for the background flush and starts
 // a new one. Called with w.mu held.
+//
+// The flush holds a core for up to a second, and no client waits for it, so
+// it runs at a lower priority than the commit path (see package background).
+// But a Write that fills the next window while one is still queued waits for
+// the flush, and with it every client, while the flush gets a tenth of a busy
+// core: under a sustained stream of large values the flush, not the commit
+// path, is what clients wait for. So after such a stall, the flushes of full
+// windows run at the process's priority, until a window takes slowFill times
+// the last flush's duration to fill. Guessing from the fill rate alone, before
+// any stall, also hurried flushes that would have kept up (64 B SET -P 16).
 func (w *behindEngine) freezeLocked() {
-	w.frozen = append(w.frozen, w.active)
-	w.active = newOverlay(len(w.active.m))
+	o := w.active
+	if o.bytes >= w.max {
+		now := w.now()
+		if w.hurry && !w.frozeAt.IsZero() && now.Sub(w.frozeAt) >= slowFill*w.lastFlush {
+			w.hurry = false
+		}
+		o.urgent = w.hurry
+		w.frozeAt = now
+	}
+	w.frozen = append(w.frozen, o)
+	w.active = newOverlay(len(o.m))
 	if !w.flushing {
 		w.flushing = true
-		// The flush holds a core for up to a few hundred milliseconds;
-		// no client waits for it (see package background).
-		background.Go(w.flushLoop)
+		w.startFlushLocked()
 	}
 }
 
-// flushLoop writes the frozen windows to the engine, oldest first, until
-// none is left or a write fails.
-func (w *behindEngine) flushLoop() {
+// startFlushLocked starts a thread to flush the oldest frozen window, at the
+// priority that window asks for. Called with w.mu held and w.flushing set.
+func (w *behindEngine) startFlushLocked() {
+	if w.frozen[0].urgent {
+		w.urgent++
+		background.Urgent(w.flushOne)
+		return
+	}
+	background.Go(w.flushOne)
+}
+
+// flushOne writes the oldest frozen window to the engine, then starts the
+// flush of the next one, if any, on a thread of its own.
+func (w *behindEngine) flushOne() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for len(w.frozen) > 0 {
-		o := w.frozen[0]
-		w.mu.Unlock()
-		took, err := w.writeOverlay(o)
-		w.mu.Lock()
-		if err != nil {
-			// Keep serving the window from memory; every later Write fails.
-			w.err = err
-			break
-		}
-		w.frozen[0] = nil
-		w.frozen = w.frozen[1:]
-		w.flushedLocked(took)
+	o := w.frozen[0]
+	w.mu.Unlock()
+	took, err := w.writeOverlay(o)
+	w.mu.Lock()
+	if err != nil {
+		// Keep serving the window from memory; every later Write fails.
+		w.err = err
+		w.flushing = false
 		w.cond.Broadcast()
+		return
 	}
-	w.flushing = false
+	w.frozen[0] = nil
+	w.frozen = w.frozen[1:]
+	w.flushedLocked(took)
+	if len(w.frozen) > 0 {
+		w.startFlushLocked()
+	} else {
+		w.flushing = false
+	}
 	w.cond.Broadcast()
 }
 
@@ -252,7 +297,7 @@ func (w *behindEngine) flushedLocked(took time.Duration) {
 // writeOverlay writes o to the engine as one batch, keys in order, and
 // returns how long that took. o must not change any more.
 func (w *behindEngine) writeOverlay(o *overlay) (time.Duration, error) {
-	began := time.Now()
+	began := w.now()
 	b := &w.batch
 	for _, x := range o.sortedView() {
 		kb := unsafe.Slice(unsafe.StringData(x.k), len(x.k))
@@ -267,7 +312,7 @@ func (w *behindEngine) writeOverlay(o *overlay) (time.Duration, error) {
 	if cap(b.ops) > 1<<16 {
 		b.ops = nil
 	}
-	return time.Since(began), err
+	return w.now().Sub(began), err
 }
 
 // sortedView returns o's entries in key order. o must not change any more

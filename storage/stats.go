@@ -25,6 +25,9 @@ type Stats struct {
 	// not keeping up with the writes.
 	Stalls  uint64
 	Stalled time.Duration
+	// UrgentFlushes counts the windows flushed at the process's priority
+	// because the writes were about to catch up with the flush.
+	UrgentFlushes uint64
 
 	// Cache is set when reads go through a read cache of CacheMaxBytes, which
 	// holds CacheBytes; CacheComplete while it holds every key of the engine
@@ -68,6 +71,7 @@ func (w *behindEngine) stats(st *Stats) {
 	st.FlushErr = w.err
 	st.Stalls = w.stalls
 	st.Stalled = w.stalled
+	st.UrgentFlushes = w.urgent
 }
 
 func (c *cachedEngine) stats(st *Stats) {

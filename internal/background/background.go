@@ -12,7 +12,9 @@
 // runtime ends the thread with it, so no other goroutine inherits the lower
 // priority. On idle cores the priority changes nothing. While it runs, a
 // background thread also counts one more Go processor for the process (see
-// procs), so it never takes one from client work.
+// procs), so it never takes one from client work. Work that clients are
+// about to wait for after all (a flush the writes are catching up with) runs
+// the same way at the process's own priority (Urgent).
 package background
 
 import (
@@ -35,7 +37,16 @@ const maxNice = 19
 func backgroundNice(base int) int { return min(base+Nice, maxNice) }
 
 // Go runs fn in a new goroutine on a background thread.
-func Go(fn func()) {
+func Go(fn func()) { start(fn, true) }
+
+// Urgent runs fn like Go, on a thread of its own with a Go processor of its
+// own, but at the process's priority: background work that clients are about
+// to wait for (a flush that has fallen behind the writes filling the next
+// window). A thread's priority can be lowered but, without privileges, not
+// raised again, so the choice is made when the thread starts.
+func Urgent(fn func()) { start(fn, false) }
+
+func start(fn func(), low bool) {
 	go func() {
 		// Changing GOMAXPROCS stops the world; a thread at a lower priority
 		// could keep it stopped while other processes hold the cores, so the
@@ -45,7 +56,9 @@ func Go(fn func()) {
 		defer func() { go procs.add(-1) }()
 		runtime.LockOSThread()
 		// No UnlockOSThread: the thread must end with the goroutine.
-		lower()
+		if low {
+			lower()
+		}
 		fn()
 	}()
 }

@@ -56,6 +56,35 @@ func TestBackgroundThreadsRunAtNice(t *testing.T) {
 	}
 }
 
+// Urgent work runs on a thread of its own at the process's priority, while
+// Go's threads still run lower.
+func TestUrgentThreadsRunAtTheProcessPriority(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		return
+	}
+	base := lockedNice(t)
+	for range 20 {
+		got := make(chan int, 1)
+		Urgent(func() {
+			n, err := threadNice()
+			if err != nil {
+				t.Error(err)
+			}
+			got <- n
+		})
+		if n := <-got; n != base {
+			t.Fatalf("urgent thread at nice %d, want the process's %d", n, base)
+		}
+		var low int
+		if err := Run(func() (err error) { low, err = threadNice(); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if low != backgroundNice(base) {
+			t.Fatalf("background thread after an urgent one at nice %d, want %d", low, backgroundNice(base))
+		}
+	}
+}
+
 func TestBackgroundNiceIsRelative(t *testing.T) {
 	for base, want := range map[int]int{-20: -10, -5: 5, 0: 10, 5: 15, 9: 19, 12: 19, 19: 19} {
 		if got := backgroundNice(base); got != want {
