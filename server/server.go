@@ -71,10 +71,13 @@ type Config struct {
 	RESPEventLoop bool `json:"resp-event-loop"`
 
 	// Raft timing; zero means the cluster package's defaults. Tests shorten them.
-	HeartbeatTimeout  time.Duration `json:"-"`
-	ElectionTimeout   time.Duration `json:"-"`
-	SnapshotThreshold uint64        `json:"-"`
-	TrailingLogs      uint64        `json:"-"`
+	HeartbeatTimeout time.Duration `json:"-"`
+	ElectionTimeout  time.Duration `json:"-"`
+	// Raft log retention, in entries (zero: the cluster package's defaults).
+	// An entry is a batch of up to 4 MiB of commands, so with large values
+	// the log can hold up to SnapshotThreshold+TrailingLogs entries that size.
+	SnapshotThreshold uint64 `json:"snapshot-threshold"`
+	TrailingLogs      uint64 `json:"trailing-logs"`
 
 	Logger *slog.Logger `json:"-"`
 }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/riot-kv/riot-redis/cluster"
 	"github.com/riot-kv/riot-redis/server"
 )
 
@@ -67,6 +68,8 @@ func parseConfig(args []string, stderr io.Writer) (server.Config, error) {
 	fs.IntVar(&cfg.EngineCacheMB, "engine-cache-mb", cfg.EngineCacheMB, "engine read cache in MiB (0: off)")
 	fs.IntVar(&cfg.EngineWriteBehindMB, "engine-write-behind-mb", cfg.EngineWriteBehindMB, "engine write-behind buffer in MiB (0: off)")
 	fs.StringVar(&cfg.ReadConsistency, "read-consistency", cfg.ReadConsistency, "default read consistency: linearizable, lease or stale")
+	fs.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", cluster.DefaultSnapshotThreshold, "Raft log entries since the last snapshot that make the node take one (checked every 2 to 4 minutes; 0: the default)")
+	fs.Uint64Var(&cfg.TrailingLogs, "trailing-logs", cluster.DefaultTrailingLogs, "Raft log entries kept behind a snapshot, for followers to catch up from (0: the default)")
 
 	// The config file is applied first so that flags on the command line win.
 	if path := findConfigFlag(args); path != "" {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/riot-kv/riot-redis/cluster"
 	"github.com/riot-kv/riot-redis/internal/testcluster"
 )
 
@@ -27,8 +28,13 @@ func TestParseConfigDefaultsAndErrors(t *testing.T) {
 	}
 	if cfg.RESPAddr != "127.0.0.1:6379" || cfg.Dir != "./riot-data" || cfg.Engine != "leveldb" ||
 		cfg.ReadConsistency != "linearizable" || cfg.RaftAddr != "127.0.0.1:12000" ||
-		cfg.RPCAddr != "127.0.0.1:32123" || cfg.HTTPAddr != "127.0.0.1:8080" || len(cfg.Join) != 0 {
+		cfg.RPCAddr != "127.0.0.1:32123" || cfg.HTTPAddr != "127.0.0.1:8080" || len(cfg.Join) != 0 ||
+		cfg.SnapshotThreshold != cluster.DefaultSnapshotThreshold || cfg.TrailingLogs != cluster.DefaultTrailingLogs {
 		t.Fatalf("unexpected defaults: %+v", cfg)
+	}
+	cfg, err = parseConfig([]string{"--snapshot-threshold", "500", "--trailing-logs=100"}, &bytes.Buffer{})
+	if err != nil || cfg.SnapshotThreshold != 500 || cfg.TrailingLogs != 100 {
+		t.Fatalf("log retention flags: %+v, %v", cfg, err)
 	}
 
 	bad := []struct {
@@ -41,6 +47,8 @@ func TestParseConfigDefaultsAndErrors(t *testing.T) {
 		{[]string{"--engine-cache-mb", "lots"}, "engine-cache-mb"},
 		{[]string{"--engine-write-behind-mb", "-1"}, "--engine-write-behind-mb"},
 		{[]string{"--engine-write-behind-mb", "99999"}, "--engine-write-behind-mb"},
+		{[]string{"--snapshot-threshold", "-1"}, "snapshot-threshold"},
+		{[]string{"--trailing-logs", "many"}, "trailing-logs"},
 		{[]string{"--resp-addr", "nohostport"}, "--resp-addr"},
 		{[]string{"--raft-addr", "0.0.0.0:12000"}, "--raft-addr"},
 		{[]string{"--rpc-addr", "127.0.0.1:notaport"}, "--rpc-addr"},
