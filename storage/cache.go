@@ -87,11 +87,9 @@ type cachedEngine struct {
 	wmu sync.RWMutex
 	// started and finished count Writes; see Cached.
 	started, finished atomic.Uint64
-	// writeMu runs Writes one at a time; writing is the number (started's
-	// value) of the Write in progress, 0 when none. An entry whose mark is
-	// that number answers no read (see Cached).
+	// writeMu runs Writes one at a time, so at most one is in progress (see
+	// inProgress).
 	writeMu  sync.Mutex
-	writing  atomic.Uint64
 	seed     maphash.Seed
 	perShard int64
 	shards   [cacheShards]cacheShard
@@ -150,7 +148,7 @@ type cacheEntry struct {
 	found bool
 	head  bool // val is only the value's first HeadBytes (see Cached)
 	// mark is the number of the Write that made the entry, or that touches
-	// its key while it is a head (see cachedEngine.writing).
+	// its key while it is a head (see cachedEngine.inProgress).
 	mark uint64
 }
 
@@ -177,7 +175,7 @@ func newCacheEntry(key, val []byte, found bool) cacheEntry {
 func (c *cachedEngine) headEntry(key, val []byte) cacheEntry {
 	e := newCacheEntry(key, val[:HeadBytes], true)
 	e.head = true
-	e.mark = c.writing.Load()
+	e.mark = c.inProgress()
 	return e
 }
 
@@ -277,17 +275,22 @@ func (e *cacheEntry) answer(n int) ([]byte, error) {
 	return bytes.Clone(e.val), nil
 }
 
-// current reports whether e may answer reads: it is not the mark of the
-// Write in progress (see Cached). Called with the shard lock held.
+// current reports whether e may answer reads: it is not marked by the Write
+// in progress (see Cached). Called with the shard lock held.
 func (c *cachedEngine) current(e cacheEntry) bool {
-	w := c.writing.Load()
+	w := c.inProgress()
 	return w == 0 || e.mark != w
 }
 
-// writesQuiet reports whether no Write is in progress.
-func (c *cachedEngine) writesQuiet() bool {
+// inProgress returns the number (started's value) of the Write in progress,
+// 0 when none. A Write that starts or ends while it looks may be missed,
+// never one long finished taken for the current one.
+func (c *cachedEngine) inProgress() uint64 {
 	started := c.started.Load()
-	return c.finished.Load() == started
+	if c.finished.Load() == started {
+		return 0
+	}
+	return started
 }
 
 // fillLocked caches (a copy of) an engine answer read when no Write was in
@@ -318,7 +321,7 @@ func (c *cachedEngine) putLocked(sh *cacheShard, key, val []byte, found bool) {
 		c.dropLocked(sh, size)
 	}
 	e := newCacheEntry(key, val, found)
-	e.mark = c.writing.Load()
+	e.mark = c.inProgress()
 	sh.add(e)
 }
 
@@ -370,8 +373,6 @@ func (c *cachedEngine) Write(b *Batch, appliedIndex uint64) error {
 	defer c.wmu.RUnlock()
 	gen := c.started.Add(1)
 	defer c.finished.Add(1)
-	c.writing.Store(gen)
-	defer c.writing.Store(0)
 	c.markHeads(b, gen)
 	err := c.Engine.Write(b, appliedIndex)
 	if err != nil {
