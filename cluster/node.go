@@ -27,6 +27,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
+	"github.com/riot-kv/riot-redis/cluster/raftlog"
 	"github.com/riot-kv/riot-redis/fsm"
 )
 
@@ -452,6 +453,10 @@ func (n *Node) Stats() map[string]string {
 	s["relay_calls"] = fmt.Sprint(n.relay.calls.Load())
 	return s
 }
+
+// LogSyncStats describes the fdatasync calls that made this node's Raft
+// log entries durable: each write waits for the leader's and a follower's.
+func (n *Node) LogSyncStats() raftlog.SyncStats { return n.store.log.SyncStats() }
 
 // CommitIndex, Term, LastIndex expose Raft counters for introspection.
 func (n *Node) CommitIndex() uint64 { return n.raft.CommitIndex() }

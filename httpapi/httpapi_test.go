@@ -189,6 +189,9 @@ func TestHTTPAPI(t *testing.T) {
 			{`riot_node_applied_index`, 1},
 			{`riot_node_role{role="follower"}`, 1},
 			{`riot_raft_commitTime_count`, 1},
+			{`riot_raft_log_fsync_duration_seconds_count`, 1},
+			{`riot_raft_log_fsync_duration_seconds_bucket{le="+Inf"}`, 1},
+			{`riot_raft_log_fsync_duration_seconds_bucket{le="10"}`, 1},
 			{`riot_raft_state_leader`, 1},
 			{`go_goroutines`, 1},
 		} {

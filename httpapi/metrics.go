@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/riot-kv/riot-redis/cluster"
+	"github.com/riot-kv/riot-redis/cluster/raftlog"
 )
 
 const (
@@ -252,6 +253,7 @@ type nodeCollector struct {
 
 	term, commit, applied, lastLog, lastContact, isLeader, leaderKnown, role, fsmPending *prometheus.Desc
 	keyCount, keyExpires                                                                 *prometheus.Desc
+	logSync                                                                              *prometheus.Desc
 }
 
 // keyStatser is a state machine that keeps exact key counts (cheap to read).
@@ -276,6 +278,8 @@ func newNodeCollector(s *Server) *nodeCollector {
 		fsmPending:  d("fsm_pending", "Committed entries queued for the state machine."),
 		keyCount:    prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, "", "keys"), "Keys stored.", nil, nil),
 		keyExpires:  prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, "", "keys_with_expiry"), "Keys stored with an expiry.", nil, nil),
+		logSync: prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, "raft_log", "fsync_duration_seconds"),
+			"Time of the fdatasync calls that made Raft log entries durable (a write waits for the leader's and a follower's).", nil, nil),
 	}
 	if s.cfg.KeyCount != nil {
 		c.keys = &keyCounter{count: s.cfg.KeyCount, every: s.cfg.KeyCountInterval}
@@ -285,7 +289,7 @@ func newNodeCollector(s *Server) *nodeCollector {
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.term, c.commit, c.applied, c.lastLog, c.lastContact,
-		c.isLeader, c.leaderKnown, c.role, c.fsmPending, c.keyCount, c.keyExpires} {
+		c.isLeader, c.leaderKnown, c.role, c.fsmPending, c.keyCount, c.keyExpires, c.logSync} {
 		ch <- d
 	}
 }
@@ -321,6 +325,12 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, r := range []cluster.Role{cluster.RoleLeader, cluster.RoleFollower, cluster.RoleCandidate, cluster.RoleShutdown} {
 		gauge(c.role, bool01(role == r), string(r))
 	}
+	ss := n.LogSyncStats()
+	buckets := make(map[float64]uint64, len(ss.Buckets))
+	for i, ub := range raftlog.SyncBuckets() {
+		buckets[ub] = ss.Buckets[i]
+	}
+	ch <- prometheus.MustNewConstHistogram(c.logSync, ss.Count, ss.Sum.Seconds(), buckets)
 	// Keys: Config.KeyCount when set (cached), else the state machine's own
 	// counts when it keeps them, else nothing.
 	if c.keys != nil {

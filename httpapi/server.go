@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/riot-kv/riot-redis/cluster"
+	"github.com/riot-kv/riot-redis/cluster/raftlog"
 	"github.com/riot-kv/riot-redis/fsm"
 )
 
@@ -40,6 +41,8 @@ type Node interface {
 	Leader() (cluster.Member, bool)
 	// Stats are Raft's statistics (string values, as hashicorp/raft gives them).
 	Stats() map[string]string
+	// LogSyncStats describes the Raft log's fdatasync calls.
+	LogSyncStats() raftlog.SyncStats
 	// Snapshot takes a Raft snapshot now.
 	Snapshot() error
 	// CommitIndex and Term are this node's Raft commit index and term.

@@ -435,6 +435,13 @@ func infoRaft(c *client, b *infoBuilder) {
 		b.str("raft_relayed_writes", v)
 		b.str("raft_relay_calls", st["relay_calls"])
 	}
+	// The Raft log's fdatasync calls: how many, their total time (the
+	// difference of two readings over the difference of the counts is the
+	// mean over the interval) and the latest.
+	ss := n.LogSyncStats()
+	b.int("raft_log_fsyncs", int64(ss.Count))
+	b.int("raft_log_fsync_usec", ss.Sum.Microseconds())
+	b.int("raft_log_fsync_last_usec", ss.Last.Microseconds())
 	ctx, cancel := context.WithTimeout(c.ctx, CommandTimeout)
 	if members, err := n.Members(ctx); err == nil {
 		b.int("raft_members", int64(len(members)))

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/riot-kv/riot-redis/cluster"
+	"github.com/riot-kv/riot-redis/cluster/raftlog"
 	"github.com/riot-kv/riot-redis/fsm"
 	"github.com/riot-kv/riot-redis/storage"
 )
@@ -328,6 +329,21 @@ func (n *testNode) Stats() map[string]string {
 		"commit_index": idx, "applied_index": idx, "fsm_applied_index": strconv.FormatUint(n.f.AppliedIndex(), 10),
 		"last_snapshot_index": "0", "last_contact": contact, "num_peers": strconv.Itoa(len(n.members) - 1),
 	}
+}
+
+// LogSyncStats reports one sync of 100µs per entry, as a node syncing
+// every append alone would.
+func (n *testNode) LogSyncStats() raftlog.SyncStats {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	st := raftlog.SyncStats{Count: n.index, Sum: time.Duration(n.index) * 100 * time.Microsecond, Buckets: make([]uint64, len(raftlog.SyncBuckets()))}
+	if n.index > 0 {
+		st.Last = 100 * time.Microsecond
+	}
+	for i := range st.Buckets {
+		st.Buckets[i] = n.index
+	}
+	return st
 }
 
 // proposalCount returns how many proposals were applied.

@@ -14,6 +14,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"github.com/riot-kv/riot-redis/cluster"
+	"github.com/riot-kv/riot-redis/cluster/raftlog"
 	"github.com/riot-kv/riot-redis/fsm"
 )
 
@@ -63,6 +64,8 @@ type Node interface {
 	// fsm_applied_index, the last index the state machine has applied. INFO
 	// and ROLE report them.
 	Stats() map[string]string
+	// LogSyncStats describes the Raft log's fdatasync calls (INFO).
+	LogSyncStats() raftlog.SyncStats
 }
 
 // Server serves the Redis protocol on one TCP address.

@@ -173,6 +173,10 @@ func TestInfoAndRoleInCluster(t *testing.T) {
 				t.Errorf("INFO raft on follower %s: %s = %q, want %q", f.Cfg.ID, k, got, v)
 			}
 		}
+		// Each follower synced the entries it acknowledged.
+		if v := raftCounters(t, ctx, f.Client(), "raft_log_fsyncs", "raft_log_fsync_usec", "raft_log_fsync_last_usec"); v[0] == 0 || v[1] == 0 || v[2] > v[1] {
+			t.Errorf("INFO raft on follower %s: fsyncs %d, fsync_usec %d, fsync_last_usec %d", f.Cfg.ID, v[0], v[1], v[2])
+		}
 		role, err := f.Client().Do(ctx, "ROLE").Slice()
 		if err != nil {
 			t.Fatal(err)

@@ -158,3 +158,53 @@ func TestDeferSyncRacesTruncation(t *testing.T) {
 		t.Fatalf("durable %d was past the end of the log", v)
 	}
 }
+
+// SyncStats counts the syncs that made entries durable, with and without
+// DeferSync: one per StoreLogs without it, at least one for a run of
+// appends with it, and a segment filled before the next one starts.
+// Its buckets are cumulative and never above the count.
+func TestSyncStats(t *testing.T) {
+	check := func(t *testing.T, st SyncStats, min uint64) {
+		t.Helper()
+		if st.Count < min {
+			t.Errorf("Count %d, want >= %d", st.Count, min)
+		}
+		if st.Count > 0 && (st.Sum <= 0 || st.Last <= 0 || st.Last > st.Sum) {
+			t.Errorf("Sum %v, Last %v for %d syncs", st.Sum, st.Last, st.Count)
+		}
+		if len(st.Buckets) != len(SyncBuckets()) {
+			t.Fatalf("%d buckets, %d bounds", len(st.Buckets), len(SyncBuckets()))
+		}
+		for i, n := range st.Buckets {
+			if n > st.Count || (i > 0 && n < st.Buckets[i-1]) {
+				t.Errorf("buckets %v not cumulative under the count %d", st.Buckets, st.Count)
+				break
+			}
+		}
+	}
+	t.Run("sync", func(t *testing.T) {
+		l := mustOpen(t, t.TempDir(), 16<<10)
+		defer l.Close()
+		check(t, l.SyncStats(), 0)
+		for i := uint64(1); i <= 5; i++ {
+			mustStore(t, l, gen(i))
+		}
+		st := l.SyncStats()
+		check(t, st, 5)
+		if st.Count != 5 {
+			t.Errorf("Count %d after 5 synced appends in one segment, want 5", st.Count)
+		}
+	})
+	t.Run("deferred", func(t *testing.T) {
+		l := mustOpenDeferred(t, t.TempDir())
+		defer l.Close()
+		before := l.SyncStats().Count
+		// 16 KiB segments: these fill several, and each full one is synced
+		// before the next starts.
+		for i := uint64(1); i <= 400; i += 10 {
+			mustStore(t, l, batch(i, i+9, gen)...)
+		}
+		mustWaitDurable(t, l, 400)
+		check(t, l.SyncStats(), before+2)
+	})
+}

@@ -118,6 +118,8 @@ type Log struct {
 	spareSize  int64
 	spareWG    sync.WaitGroup
 	buf        []byte // encode buffer, under wmu
+
+	syncs syncHist // the syncs that made entries durable (SyncStats)
 }
 
 type segment struct {
@@ -512,7 +514,7 @@ func (l *Log) StoreLogs(logs []*raft.Log) (err error) {
 	}
 	if !l.opts.DeferSync {
 		// Only the segment the batch ended in can hold unsynced records.
-		if err := fdatasync(l.tail().f); err != nil {
+		if err := l.syncTimed(l.tail().f); err != nil {
 			return err
 		}
 	}
@@ -568,7 +570,7 @@ func (l *Log) syncLoop() {
 		if s == nil {
 			continue
 		}
-		err := fdatasync(s.f)
+		err := l.syncTimed(s.f)
 		l.syncMu.Lock()
 		l.mu.RLock()
 		same := l.gen == gen
@@ -656,7 +658,7 @@ func (l *Log) addSegment(base uint64, need int64) (*segment, error) {
 		// Everything in the current segment reaches the disk before a
 		// later segment exists, so a torn record is only ever at the end
 		// of the last one.
-		if err := fdatasync(s.f); err != nil {
+		if err := l.syncTimed(s.f); err != nil {
 			return nil, err
 		}
 	}
