@@ -104,9 +104,18 @@ type Config struct {
 	SnapshotThreshold  uint64
 	SnapshotInterval   time.Duration
 	TrailingLogs       uint64
+	// LogMaxBytes bounds the Raft log in bytes as well as in entries
+	// (logbound.go): 0 means DefaultLogMaxBytes, a negative value no byte
+	// bound.
+	LogMaxBytes int64
 	// LeaderWait is how long a write or read waits for a leader to appear
 	// before failing with ErrNoLeader.
 	LeaderWait time.Duration
+
+	// Set by tests: how often the log bound is checked, and the Raft log's
+	// segment size (0: raftlog's default).
+	logBoundEvery  time.Duration
+	logSegmentSize int64
 }
 
 func (c *Config) setDefaults() {
@@ -136,6 +145,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.LeaderWait == 0 {
 		c.LeaderWait = DefaultLeaderWait
+	}
+	if c.LogMaxBytes == 0 {
+		c.LogMaxBytes = DefaultLogMaxBytes
+	}
+	if c.logBoundEvery == 0 {
+		c.logBoundEvery = logBoundEvery
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -169,18 +184,20 @@ type Node struct {
 	confirm       *confirmer
 	voters        atomic.Pointer[voterView]
 	membershipGen atomic.Uint64
-	membershipMu  sync.Mutex                // one membership change at a time
-	confirmFast   atomic.Uint64             // rounds shown by confirm.go
-	confirmSlow   atomic.Uint64             // rounds left to Raft's VerifyLeader
-	confirmPeer   atomic.Uint64             // follower read indexes that needed no round (readIndexFor)
-	raftRef       atomic.Pointer[raft.Raft] // n.raft, for the Raft port's servers, which start before it
-	index         *indexClient              // to the leader's read-index service (follower)
-	batch         *batcher
-	relay         *relayBatcher // a follower's writes to the leader
-	lease         atomic.Int64  // unix nanos until which the leader's lease holds
-	leaseRenewing atomic.Bool   // a background renewal round is running
-	leaseRenewals atomic.Uint64 // background renewals started
-	leaseWaits    atomic.Uint64 // lease reads on the leader that found it expired
+	membershipMu  sync.Mutex    // one membership change at a time
+	confirmFast   atomic.Uint64 // rounds shown by confirm.go
+	confirmSlow   atomic.Uint64 // rounds left to Raft's VerifyLeader
+	confirmPeer   atomic.Uint64 // follower read indexes that needed no round (readIndexFor)
+	// logBoundSnapshots counts the snapshots the log's byte bound took.
+	logBoundSnapshots atomic.Uint64
+	raftRef           atomic.Pointer[raft.Raft] // n.raft, for the Raft port's servers, which start before it
+	index             *indexClient              // to the leader's read-index service (follower)
+	batch             *batcher
+	relay             *relayBatcher // a follower's writes to the leader
+	lease             atomic.Int64  // unix nanos until which the leader's lease holds
+	leaseRenewing     atomic.Bool   // a background renewal round is running
+	leaseRenewals     atomic.Uint64 // background renewals started
+	leaseWaits        atomic.Uint64 // lease reads on the leader that found it expired
 
 	closing   atomic.Bool
 	closeOnce sync.Once
@@ -221,7 +238,7 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 		return nil, fmt.Errorf("cluster: create raft dir: %w", err)
 	}
 	hlog := newHCLogger(cfg.Logger)
-	n.store, err = openStores(raftDir)
+	n.store, err = openStores(raftDir, cfg.logSegmentSize)
 	if err != nil {
 		return nil, err
 	}
@@ -310,6 +327,10 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 	go n.batch.run()
 	n.wg.Add(1)
 	go n.expiryLoop()
+	if cfg.LogMaxBytes > 0 {
+		n.wg.Add(1)
+		go n.boundLog(cfg.logBoundEvery)
+	}
 	return n, nil
 }
 
@@ -451,6 +472,8 @@ func (n *Node) Stats() map[string]string {
 	s["read_lease_waits"] = fmt.Sprint(n.leaseWaits.Load())
 	s["relayed_writes"] = fmt.Sprint(n.relay.writes.Load())
 	s["relay_calls"] = fmt.Sprint(n.relay.calls.Load())
+	s["log_bytes"] = fmt.Sprint(n.store.log.Bytes())
+	s["log_bound_snapshots"] = fmt.Sprint(n.logBoundSnapshots.Load())
 	return s
 }
 

@@ -18,12 +18,14 @@ type stores struct {
 	stable *raftboltdb.BoltStore
 }
 
-func openStores(raftDir string) (*stores, error) {
+// openStores opens the stores in raftDir; segmentSize is the log's (0: its
+// default).
+func openStores(raftDir string, segmentSize int64) (*stores, error) {
 	stable, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: open raft stable store: %w", err)
 	}
-	log, err := raftlog.Open(filepath.Join(raftDir, "log"), raftlog.Options{DeferSync: true})
+	log, err := raftlog.Open(filepath.Join(raftDir, "log"), raftlog.Options{DeferSync: true, SegmentSize: segmentSize})
 	if err != nil {
 		stable.Close()
 		return nil, fmt.Errorf("cluster: open raft log: %w", err)

@@ -38,7 +38,7 @@ func TestStoresMigrateBoltLog(t *testing.T) {
 	old.Close()
 
 	for round := 0; round < 2; round++ {
-		s, err := openStores(dir)
+		s, err := openStores(dir, 0)
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}

@@ -442,6 +442,12 @@ func infoRaft(c *client, b *infoBuilder) {
 	b.int("raft_log_fsyncs", int64(ss.Count))
 	b.int("raft_log_fsync_usec", ss.Sum.Microseconds())
 	b.int("raft_log_fsync_last_usec", ss.Last.Microseconds())
+	// The Raft log's size in bytes, and the snapshots its byte bound took
+	// (--raft-log-max-mb).
+	if v, ok := st["log_bytes"]; ok {
+		b.str("raft_log_bytes", v)
+		b.str("raft_log_bound_snapshots", st["log_bound_snapshots"])
+	}
 	ctx, cancel := context.WithTimeout(c.ctx, CommandTimeout)
 	if members, err := n.Members(ctx); err == nil {
 		b.int("raft_members", int64(len(members)))

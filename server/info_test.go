@@ -177,6 +177,10 @@ func TestInfoAndRoleInCluster(t *testing.T) {
 		if v := raftCounters(t, ctx, f.Client(), "raft_log_fsyncs", "raft_log_fsync_usec", "raft_log_fsync_last_usec"); v[0] == 0 || v[1] == 0 || v[2] > v[1] {
 			t.Errorf("INFO raft on follower %s: fsyncs %d, fsync_usec %d, fsync_last_usec %d", f.Cfg.ID, v[0], v[1], v[2])
 		}
+		// It holds the entries, well under the byte bound.
+		if v := raftCounters(t, ctx, f.Client(), "raft_log_bytes", "raft_log_bound_snapshots"); v[0] == 0 || v[1] != 0 {
+			t.Errorf("INFO raft on follower %s: log_bytes %d, log_bound_snapshots %d", f.Cfg.ID, v[0], v[1])
+		}
 		role, err := f.Client().Do(ctx, "ROLE").Slice()
 		if err != nil {
 			t.Fatal(err)

@@ -75,11 +75,29 @@ type Config struct {
 	ElectionTimeout  time.Duration `json:"-"`
 	// Raft log retention, in entries (zero: the cluster package's defaults).
 	// An entry is a batch of up to 4 MiB of commands, so with large values
-	// the log can hold up to SnapshotThreshold+TrailingLogs entries that size.
+	// SnapshotThreshold+TrailingLogs entries are gigabytes; RaftLogMaxMB
+	// bounds the log in bytes too.
 	SnapshotThreshold uint64 `json:"snapshot-threshold"`
 	TrailingLogs      uint64 `json:"trailing-logs"`
+	// RaftLogMaxMB bounds the Raft log in MiB as well (cluster.Config.LogMaxBytes):
+	// past it the node snapshots and keeps fewer entries behind the snapshot.
+	// 0: no byte bound.
+	RaftLogMaxMB int64 `json:"raft-log-max-mb"`
 
 	Logger *slog.Logger `json:"-"`
+}
+
+// minRaftLogMaxMB is the smallest byte bound on the Raft log: a few of its
+// 16 MiB segments.
+const minRaftLogMaxMB = 64
+
+// raftLogMaxBytes is the cluster's LogMaxBytes for --raft-log-max-mb (0:
+// none, which the cluster takes as a negative value).
+func raftLogMaxBytes(mb int64) int64 {
+	if mb == 0 {
+		return -1
+	}
+	return mb << 20
 }
 
 // DefaultConfig returns a Config with every default filled in.
@@ -95,6 +113,7 @@ func DefaultConfig() Config {
 		EngineWriteBehindMB: storage.DefaultWriteBehindBytes >> 20,
 		ReadConsistency:     DefaultReadConsistency,
 		RESPEventLoop:       runtime.GOOS == "linux",
+		RaftLogMaxMB:        cluster.DefaultLogMaxBytes >> 20,
 	}
 }
 
@@ -135,6 +154,9 @@ func (c *Config) Validate() error {
 	}
 	if c.EngineWriteBehindMB < 0 || c.EngineWriteBehindMB > 1<<14 {
 		return fmt.Errorf("--engine-write-behind-mb: %d is out of range (0 to 16384)", c.EngineWriteBehindMB)
+	}
+	if c.RaftLogMaxMB != 0 && (c.RaftLogMaxMB < minRaftLogMaxMB || c.RaftLogMaxMB > 1<<24) {
+		return fmt.Errorf("--raft-log-max-mb: %d is out of range (0 for no byte bound, or %d to 16777216)", c.RaftLogMaxMB, minRaftLogMaxMB)
 	}
 	if _, err := cluster.ParseConsistency(c.ReadConsistency); err != nil {
 		return fmt.Errorf("--read-consistency: %w", err)
@@ -247,6 +269,7 @@ func New(cfg Config) (_ *Server, err error) {
 		ElectionTimeout:    cfg.ElectionTimeout,
 		SnapshotThreshold:  cfg.SnapshotThreshold,
 		TrailingLogs:       cfg.TrailingLogs,
+		LogMaxBytes:        raftLogMaxBytes(cfg.RaftLogMaxMB),
 	}, s.fsm)
 	if err != nil {
 		return nil, err

@@ -349,6 +349,29 @@ func (l *Log) LastIndex() (uint64, error) {
 	return l.last, nil
 }
 
+// Bytes returns the size of the records of the entries in the log, first
+// to last. The files take more: each segment is zero-filled to its size, and
+// the first may still hold entries deleted before first.
+func (l *Log) Bytes() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed || l.last == 0 {
+		return 0
+	}
+	var n int64
+	for _, s := range l.segs {
+		if len(s.offs) == 0 || s.lastIndex() < l.first {
+			continue
+		}
+		start := int64(headerSize)
+		if s.base <= l.first {
+			start = s.offs[l.first-s.base]
+		}
+		n += s.end - start
+	}
+	return n
+}
+
 // IsMonotonic tells Raft that StoreLogs never takes a gap: after installing a
 // snapshot Raft deletes the whole log instead of leaving one.
 func (l *Log) IsMonotonic() bool { return true }

@@ -1322,3 +1322,57 @@ func BenchmarkStoreLogs(b *testing.B) {
 }
 
 var _ raft.LogStore = (*Log)(nil)
+
+// Bytes counts the records of the entries from first to last: it grows with
+// each append by the record's size, and falls when a prefix or a suffix is
+// deleted, also inside a segment.
+func TestBytes(t *testing.T) {
+	l := mustOpen(t, t.TempDir(), 4<<10)
+	defer l.Close()
+	if n := l.Bytes(); n != 0 {
+		t.Fatalf("empty log: %d bytes", n)
+	}
+	var sizes []int64 // of entry i+1's record
+	for i := uint64(1); i <= 60; i++ {
+		before := l.Bytes()
+		mustStore(t, l, gen(i))
+		grew := l.Bytes() - before
+		if rec := int64(len(appendRecord(nil, gen(i)))); grew != rec {
+			t.Fatalf("entry %d: Bytes grew by %d, record is %d", i, grew, rec)
+		}
+		sizes = append(sizes, grew)
+	}
+	if len(l.segs) < 3 {
+		t.Fatalf("%d segments; the test wants entries over several", len(l.segs))
+	}
+	sum := func(from, to uint64) (n int64) {
+		for i := from; i <= to; i++ {
+			n += sizes[i-1]
+		}
+		return n
+	}
+	if got := l.Bytes(); got != sum(1, 60) {
+		t.Fatalf("Bytes %d, want %d", got, sum(1, 60))
+	}
+	// A prefix that ends inside a segment, then a suffix.
+	mustDelete(t, l, 1, 7)
+	if got := l.Bytes(); got != sum(8, 60) {
+		t.Fatalf("after deleting 1..7: Bytes %d, want %d", got, sum(8, 60))
+	}
+	mustDelete(t, l, 51, 60)
+	if got := l.Bytes(); got != sum(8, 50) {
+		t.Fatalf("after deleting 51..60: Bytes %d, want %d", got, sum(8, 50))
+	}
+	// Reopened, the log counts from its first index again (entries of a
+	// partly compacted segment may come back: DESIGN.md).
+	dir := l.dir
+	l.Close()
+	l = mustOpen(t, dir, 4<<10)
+	first, _ := l.FirstIndex()
+	if first < 1 || first > 8 {
+		t.Fatalf("reopened: first index %d", first)
+	}
+	if got := l.Bytes(); got != sum(first, 50) {
+		t.Fatalf("reopened: Bytes %d, want %d (first %d)", got, sum(first, 50), first)
+	}
+}

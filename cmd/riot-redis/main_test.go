@@ -32,9 +32,15 @@ func TestParseConfigDefaultsAndErrors(t *testing.T) {
 		cfg.SnapshotThreshold != cluster.DefaultSnapshotThreshold || cfg.TrailingLogs != cluster.DefaultTrailingLogs {
 		t.Fatalf("unexpected defaults: %+v", cfg)
 	}
-	cfg, err = parseConfig([]string{"--snapshot-threshold", "500", "--trailing-logs=100"}, &bytes.Buffer{})
-	if err != nil || cfg.SnapshotThreshold != 500 || cfg.TrailingLogs != 100 {
+	if cfg.RaftLogMaxMB != cluster.DefaultLogMaxBytes>>20 {
+		t.Fatalf("--raft-log-max-mb default %d, want %d", cfg.RaftLogMaxMB, cluster.DefaultLogMaxBytes>>20)
+	}
+	cfg, err = parseConfig([]string{"--snapshot-threshold", "500", "--trailing-logs=100", "--raft-log-max-mb", "256"}, &bytes.Buffer{})
+	if err != nil || cfg.SnapshotThreshold != 500 || cfg.TrailingLogs != 100 || cfg.RaftLogMaxMB != 256 {
 		t.Fatalf("log retention flags: %+v, %v", cfg, err)
+	}
+	if cfg, err = parseConfig([]string{"--raft-log-max-mb=0"}, &bytes.Buffer{}); err != nil || cfg.RaftLogMaxMB != 0 {
+		t.Fatalf("--raft-log-max-mb=0 (no byte bound): %+v, %v", cfg, err)
 	}
 
 	bad := []struct {
@@ -49,6 +55,9 @@ func TestParseConfigDefaultsAndErrors(t *testing.T) {
 		{[]string{"--engine-write-behind-mb", "99999"}, "--engine-write-behind-mb"},
 		{[]string{"--snapshot-threshold", "-1"}, "snapshot-threshold"},
 		{[]string{"--trailing-logs", "many"}, "trailing-logs"},
+		{[]string{"--raft-log-max-mb", "8"}, "--raft-log-max-mb"},
+		{[]string{"--raft-log-max-mb", "-1"}, "--raft-log-max-mb"},
+		{[]string{"--raft-log-max-mb", "huge"}, "raft-log-max-mb"},
 		{[]string{"--resp-addr", "nohostport"}, "--resp-addr"},
 		{[]string{"--raft-addr", "0.0.0.0:12000"}, "--raft-addr"},
 		{[]string{"--rpc-addr", "127.0.0.1:notaport"}, "--rpc-addr"},
