@@ -109,7 +109,7 @@ func DefaultConfig() Config {
 		RPCAddr:             DefaultRPCAddr,
 		HTTPAddr:            DefaultHTTPAddr,
 		Engine:              DefaultEngine,
-		EngineCacheMB:       storage.DefaultCacheBytes >> 20,
+		EngineCacheMB:       defaultCacheMB(),
 		EngineWriteBehindMB: storage.DefaultWriteBehindBytes >> 20,
 		ReadConsistency:     DefaultReadConsistency,
 		RESPEventLoop:       runtime.GOOS == "linux",

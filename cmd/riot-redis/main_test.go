@@ -32,6 +32,9 @@ func TestParseConfigDefaultsAndErrors(t *testing.T) {
 		cfg.SnapshotThreshold != cluster.DefaultSnapshotThreshold || cfg.TrailingLogs != cluster.DefaultTrailingLogs {
 		t.Fatalf("unexpected defaults: %+v", cfg)
 	}
+	if cfg.EngineCacheMB < 64 || cfg.EngineCacheMB > 4096 {
+		t.Fatalf("--engine-cache-mb default %d, want an eighth of memory within 64..4096", cfg.EngineCacheMB)
+	}
 	if cfg.RaftLogMaxMB != cluster.DefaultLogMaxBytes>>20 {
 		t.Fatalf("--raft-log-max-mb default %d, want %d", cfg.RaftLogMaxMB, cluster.DefaultLogMaxBytes>>20)
 	}
