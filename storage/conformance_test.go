@@ -694,11 +694,15 @@ func testNewerLayout(t *testing.T, c engineCase) {
 	dir := t.TempDir()
 	e := mustOpen(t, c, dir)
 	mustWrite(t, e, 1, "k", "v")
-	if be, ok := e.(*behindEngine); ok {
-		e = be.eng
-	}
-	if ce, ok := e.(*cachedEngine); ok {
-		e = ce.Engine
+	for unwrapped := false; !unwrapped; {
+		switch x := e.(type) {
+		case *behindEngine:
+			e = x.eng
+		case *cachedEngine:
+			e = x.Engine
+		default:
+			unwrapped = true
+		}
 	}
 	ls, ok := e.(layoutSetter)
 	if !ok {
