@@ -3,6 +3,7 @@ package chaos
 import (
 	"fmt"
 	"math/rand"
+	"strings"
 	"testing"
 	"time"
 
@@ -188,6 +189,7 @@ func TestChaosLong(t *testing.T) {
 		sc.Rounds = max(1, int(*flagDuration/round))
 		sc.Schedule = func(rnd *rand.Rand) harness.Schedule { return harness.RandomSchedule(rnd, 12) }
 		sc.ReadConsistency = *flagLevel
+		sc.NodeFlags = strings.Fields(*flagNode)
 	}
 	harness.Run(t, sc)
 }

@@ -250,6 +250,41 @@ func TestClusterSnapshotInstallCatchUp(t *testing.T) {
 	}
 }
 
+// TestClusterSnapshotInterval checks that --snapshot-interval reaches Raft:
+// with a threshold of 16 entries and a one-second interval every node takes
+// a snapshot within seconds of 100 writes (with the default interval, two
+// minutes at least), and keeps serving every key after it.
+func TestClusterSnapshotInterval(t *testing.T) {
+	opts := testcluster.Options{SnapshotThreshold: 16, SnapshotInterval: time.Second, TrailingLogs: 8}
+	c := testcluster.New(t, 3, opts)
+	leader := c.WaitForLeader(20 * time.Second)
+	ctx := ctxT(t, time.Minute)
+	const writes = 100
+	for i := range writes {
+		if err := leader.Client().Set(ctx, fmt.Sprintf("si:%d", i), i, 0).Err(); err != nil {
+			t.Fatalf("SET: %v", err)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, nd := range c.Nodes {
+		for {
+			idx := raftCounters(t, ctx, nd.Client(), "raft_last_snapshot_index")[0]
+			if idx >= writes {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: raft_last_snapshot_index %d after %d writes with a 1s snapshot interval", nd.Cfg.ID, idx, writes)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		for _, i := range []int{0, writes / 2, writes - 1} {
+			if got, err := nd.Client().Get(ctx, fmt.Sprintf("si:%d", i)).Result(); err != nil || got != fmt.Sprint(i) {
+				t.Fatalf("%s: GET si:%d = %q, %v after the snapshot", nd.Cfg.ID, i, got, err)
+			}
+		}
+	}
+}
+
 func TestClusterRemoveNode(t *testing.T) {
 	c := testcluster.New(t, 3, testcluster.Options{})
 	leader := c.WaitForLeader(20 * time.Second)

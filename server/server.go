@@ -79,6 +79,10 @@ type Config struct {
 	// bounds the log in bytes too.
 	SnapshotThreshold uint64 `json:"snapshot-threshold"`
 	TrailingLogs      uint64 `json:"trailing-logs"`
+	// SnapshotInterval is how often the node checks SnapshotThreshold (Raft
+	// waits between one and two intervals; zero: the cluster package's
+	// default).
+	SnapshotInterval time.Duration `json:"snapshot-interval"`
 	// RaftLogMaxMB bounds the Raft log in MiB as well (cluster.Config.LogMaxBytes):
 	// past it the node snapshots and keeps fewer entries behind the snapshot.
 	// 0: no byte bound.
@@ -90,6 +94,13 @@ type Config struct {
 // minRaftLogMaxMB is the smallest byte bound on the Raft log: a few of its
 // 16 MiB segments.
 const minRaftLogMaxMB = 64
+
+// The range of --snapshot-interval: below a second the node would spend its
+// time checking, above a day a log could grow for a day past the threshold.
+const (
+	minSnapshotInterval = time.Second
+	maxSnapshotInterval = 24 * time.Hour
+)
 
 // raftLogMaxBytes is the cluster's LogMaxBytes for --raft-log-max-mb (0:
 // none, which the cluster takes as a negative value).
@@ -157,6 +168,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RaftLogMaxMB != 0 && (c.RaftLogMaxMB < minRaftLogMaxMB || c.RaftLogMaxMB > 1<<24) {
 		return fmt.Errorf("--raft-log-max-mb: %d is out of range (0 for no byte bound, or %d to 16777216)", c.RaftLogMaxMB, minRaftLogMaxMB)
+	}
+	if c.SnapshotInterval != 0 && (c.SnapshotInterval < minSnapshotInterval || c.SnapshotInterval > maxSnapshotInterval) {
+		return fmt.Errorf("--snapshot-interval: %s is out of range (0 for the default, or %s to %s)", c.SnapshotInterval, minSnapshotInterval, maxSnapshotInterval)
 	}
 	if _, err := cluster.ParseConsistency(c.ReadConsistency); err != nil {
 		return fmt.Errorf("--read-consistency: %w", err)
@@ -269,6 +283,7 @@ func New(cfg Config) (_ *Server, err error) {
 		ElectionTimeout:    cfg.ElectionTimeout,
 		SnapshotThreshold:  cfg.SnapshotThreshold,
 		TrailingLogs:       cfg.TrailingLogs,
+		SnapshotInterval:   cfg.SnapshotInterval,
 		LogMaxBytes:        raftLogMaxBytes(cfg.RaftLogMaxMB),
 	}, s.fsm)
 	if err != nil {

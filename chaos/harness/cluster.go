@@ -73,6 +73,9 @@ type Options struct {
 	Nodes           int    // default 3
 	ReadConsistency string // --read-consistency; default the server's
 	Engine          string // --engine; default the server's
+	// NodeFlags are passed to every node after the harness's own flags
+	// (for example a short --snapshot-interval).
+	NodeFlags []string
 }
 
 // Cluster is a set of riot-redis processes, one per namespace of a Network.

@@ -83,6 +83,7 @@ func (n *Node) args(bootstrap bool) []string {
 	if n.c.opts.Engine != "" {
 		a = append(a, "--engine", n.c.opts.Engine)
 	}
+	a = append(a, n.c.opts.NodeFlags...)
 	if !bootstrap {
 		var join []string
 		for _, o := range n.c.Nodes {

@@ -68,7 +68,8 @@ func parseConfig(args []string, stderr io.Writer) (server.Config, error) {
 	fs.IntVar(&cfg.EngineCacheMB, "engine-cache-mb", cfg.EngineCacheMB, "engine read cache in MiB (0: off)")
 	fs.IntVar(&cfg.EngineWriteBehindMB, "engine-write-behind-mb", cfg.EngineWriteBehindMB, "engine write-behind buffer in MiB (0: off)")
 	fs.StringVar(&cfg.ReadConsistency, "read-consistency", cfg.ReadConsistency, "default read consistency: linearizable, lease or stale")
-	fs.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", cluster.DefaultSnapshotThreshold, "Raft log entries since the last snapshot that make the node take one (checked every 2 to 4 minutes; 0: the default)")
+	fs.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", cluster.DefaultSnapshotThreshold, "Raft log entries since the last snapshot that make the node take one (checked every --snapshot-interval to twice that; 0: the default)")
+	fs.DurationVar(&cfg.SnapshotInterval, "snapshot-interval", cluster.DefaultSnapshotInterval, "how often the node checks --snapshot-threshold: at random between this and twice this (1s to 24h; 0: the default)")
 	fs.Uint64Var(&cfg.TrailingLogs, "trailing-logs", cluster.DefaultTrailingLogs, "Raft log entries kept behind a snapshot, for followers to catch up from (0: the default)")
 	fs.Int64Var(&cfg.RaftLogMaxMB, "raft-log-max-mb", cfg.RaftLogMaxMB, "Raft log size in MiB past which the node takes a snapshot and keeps fewer entries behind it (0: no byte bound)")
 

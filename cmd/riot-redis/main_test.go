@@ -38,8 +38,11 @@ func TestParseConfigDefaultsAndErrors(t *testing.T) {
 	if cfg.RaftLogMaxMB != cluster.DefaultLogMaxBytes>>20 {
 		t.Fatalf("--raft-log-max-mb default %d, want %d", cfg.RaftLogMaxMB, cluster.DefaultLogMaxBytes>>20)
 	}
-	cfg, err = parseConfig([]string{"--snapshot-threshold", "500", "--trailing-logs=100", "--raft-log-max-mb", "256"}, &bytes.Buffer{})
-	if err != nil || cfg.SnapshotThreshold != 500 || cfg.TrailingLogs != 100 || cfg.RaftLogMaxMB != 256 {
+	if cfg.SnapshotInterval != cluster.DefaultSnapshotInterval {
+		t.Fatalf("--snapshot-interval default %s, want %s", cfg.SnapshotInterval, cluster.DefaultSnapshotInterval)
+	}
+	cfg, err = parseConfig([]string{"--snapshot-threshold", "500", "--trailing-logs=100", "--raft-log-max-mb", "256", "--snapshot-interval", "5s"}, &bytes.Buffer{})
+	if err != nil || cfg.SnapshotThreshold != 500 || cfg.TrailingLogs != 100 || cfg.RaftLogMaxMB != 256 || cfg.SnapshotInterval != 5*time.Second {
 		t.Fatalf("log retention flags: %+v, %v", cfg, err)
 	}
 	if cfg, err = parseConfig([]string{"--raft-log-max-mb=0"}, &bytes.Buffer{}); err != nil || cfg.RaftLogMaxMB != 0 {
@@ -61,6 +64,10 @@ func TestParseConfigDefaultsAndErrors(t *testing.T) {
 		{[]string{"--raft-log-max-mb", "8"}, "--raft-log-max-mb"},
 		{[]string{"--raft-log-max-mb", "-1"}, "--raft-log-max-mb"},
 		{[]string{"--raft-log-max-mb", "huge"}, "raft-log-max-mb"},
+		{[]string{"--snapshot-interval", "10ms"}, "--snapshot-interval"},
+		{[]string{"--snapshot-interval", "48h"}, "--snapshot-interval"},
+		{[]string{"--snapshot-interval", "-1s"}, "--snapshot-interval"},
+		{[]string{"--snapshot-interval", "often"}, "snapshot-interval"},
 		{[]string{"--resp-addr", "nohostport"}, "--resp-addr"},
 		{[]string{"--raft-addr", "0.0.0.0:12000"}, "--raft-addr"},
 		{[]string{"--rpc-addr", "127.0.0.1:notaport"}, "--rpc-addr"},

@@ -48,6 +48,7 @@ type Cluster struct {
 type Options struct {
 	Engine            string
 	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
 	ReadConsistency   string
 }
@@ -87,6 +88,7 @@ func NodeConfig(t testing.TB, name string, join []string, opts Options) server.C
 	cfg.ElectionTimeout = election
 	cfg.SnapshotThreshold = opts.SnapshotThreshold
 	cfg.TrailingLogs = opts.TrailingLogs
+	cfg.SnapshotInterval = opts.SnapshotInterval
 	cfg.Logger = Logger(t, name)
 	return cfg
 }
