@@ -151,11 +151,45 @@ func TestChaos(t *testing.T) {
 					atLeast("bank transfers failed or unknown", r.Bank.TransfersFailed.Load()+r.Bank.TransfersUnknown.Load(), 1))
 			},
 		}},
+		{"snapshots", harness.Scenario{
+			// Snapshots every second or two and only 16 entries kept behind
+			// them, so a follower that misses a few seconds (killed, paused,
+			// wiped and re-added) catches up by installing the leader's
+			// snapshot, under load, and a restarted node may find its engine
+			// behind its own newest snapshot.
+			Seed:      fixedSeed(107),
+			Duration:  20 * time.Second,
+			NodeFlags: snapshotFlags,
+			Schedule: fixed(
+				step(ms(1500), ms(4000), &harness.Kill{Target: harness.Follower}),
+				step(ms(1500), ms(3000), &harness.Pause{Target: harness.Follower}),
+				step(ms(1500), ms(3000), &harness.Membership{Target: harness.Follower, Wipe: true}),
+			),
+			Expect: func(r *harness.Round) error {
+				return firstErr(
+					atLeast("kills", int64(r.Count("kill")), 1),
+					atLeast("pauses", int64(r.Count("pause")), 1),
+					atLeast("wipes", int64(r.Count("wipe")), 1),
+					atLeast("snapshots taken", int64(r.C.LogCount(raftSnapshotTaken)), 3),
+					atLeast("snapshots installed from the leader", int64(r.C.LogCount(raftSnapshotInstalled)), 1))
+			},
+		}},
 	}
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) { harness.Run(t, s.sc) })
 	}
 }
+
+// snapshotFlags make nodes snapshot every second or two and keep 16 entries
+// behind a snapshot (the defaults: 2 to 4 minutes, 10,240 entries).
+var snapshotFlags = []string{"--snapshot-interval", "1s", "--snapshot-threshold", "32", "--trailing-logs", "16"}
+
+// What hashicorp/raft (v1.7) logs when it has taken a snapshot and when a
+// follower has installed one sent by the leader.
+const (
+	raftSnapshotTaken     = "raft: snapshot complete up to"
+	raftSnapshotInstalled = "raft: Installed remote snapshot"
+)
 
 // TestChaosLong runs random nemesis schedules (single faults and
 // combinations) drawn from a seed. By default it is one short round, part of

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -619,4 +620,20 @@ func (c *Cluster) writeArtifacts() {
 	for _, f := range arts {
 		f(dir)
 	}
+}
+
+// LogCount returns how many lines of the nodes' logs (every process each
+// node ran so far) contain s: evidence that a path ran which the clients
+// cannot see, such as a snapshot installed from the leader.
+func (c *Cluster) LogCount(s string) int {
+	n := 0
+	for _, nd := range c.Nodes {
+		b, err := os.ReadFile(nd.Log)
+		if err != nil {
+			c.t.Errorf("chaos: read %s: %v", nd.Log, err)
+			continue
+		}
+		n += bytes.Count(b, []byte(s))
+	}
+	return n
 }
