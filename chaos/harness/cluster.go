@@ -204,9 +204,15 @@ func (c *Cluster) unexpectedExit(n *Node, err error) {
 }
 
 // CheckNoCrash fails the test if a process exited without the harness
-// stopping it.
+// stopping it, or a node's log holds a data race report.
 func (c *Cluster) CheckNoCrash() {
 	c.t.Helper()
+	// A node built with -race (-chaos.race) reports a data race on its
+	// stderr, the node's log, and keeps running; most nodes end by SIGKILL,
+	// so the exit status would not tell either.
+	if n := c.LogCount(raceReport); n > 0 {
+		c.t.Errorf("chaos: %d data race reports in the nodes' logs (%q)", n, raceReport)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, u := range c.unexpected {
@@ -621,6 +627,9 @@ func (c *Cluster) writeArtifacts() {
 		f(dir)
 	}
 }
+
+// raceReport starts every report of Go's race detector.
+const raceReport = "WARNING: DATA RACE"
 
 // LogCount returns how many lines of the nodes' logs (every process each
 // node ran so far) contain s: evidence that a path ran which the clients
