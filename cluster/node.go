@@ -302,7 +302,8 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 	if testHookBeforeRaft != nil {
 		testHookBeforeRaft()
 	}
-	n.raft, err = raft.NewRaft(rc, durableFSM{FSM: f, log: n.store.log}, cache, n.store.stable, n.snaps, newCommitClampTransport(n.trans, n.store.log, n.stop))
+	clamp := newCommitClampTransport(n.trans, n.store.log, n.stop)
+	n.raft, err = raft.NewRaft(rc, durableFSM{FSM: f, log: n.store.log}, cache, n.store.stable, n.snaps, clamp)
 	if err != nil {
 		close(n.stop)
 		n.trans.Close()
@@ -310,6 +311,7 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 		return nil, fmt.Errorf("cluster: start raft: %w", err)
 	}
 	n.raftRef.Store(n.raft)
+	clamp.setRaft(n.raft)
 	if cfg.Bootstrap && !n.hadState {
 		bf := n.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
 			Suffrage: raft.Voter, ID: rc.LocalID, Address: n.trans.LocalAddr(),

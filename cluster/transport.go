@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"errors"
+	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -26,16 +28,35 @@ import (
 // background (see durableLog): a follower answers an AppendEntries only once
 // the request's entries are on its disk, and a leader never tells followers
 // of a commit index beyond its own durable log.
+//
+// And it answers an InstallSnapshot whose last entry the log already holds
+// itself (see coveredSnapshot).
 type commitClampTransport struct {
 	*raft.NetworkTransport
 	out chan raft.RPC
 	log durableLog
+	// raft is the node's Raft once it runs (setRaft); until then every
+	// InstallSnapshot goes to Raft.
+	raft atomic.Pointer[raft.Raft]
 }
 
 func newCommitClampTransport(t *raft.NetworkTransport, log durableLog, stop <-chan struct{}) *commitClampTransport {
 	c := &commitClampTransport{NetworkTransport: t, out: make(chan raft.RPC), log: log}
-	go forwardClamped(t.Consumer(), c.out, log, stop)
+	go forwardClamped(t.Consumer(), c.out, log, c.followerIn, stop)
 	return c
+}
+
+// setRaft gives the transport the Raft it serves.
+func (c *commitClampTransport) setRaft(r *raft.Raft) { c.raft.Store(r) }
+
+// followerIn reports whether the node's Raft is a follower in term.
+func (c *commitClampTransport) followerIn(term uint64) bool {
+	r := c.raft.Load()
+	if r == nil {
+		return false
+	}
+	t := r.CurrentTerm()
+	return r.State() == raft.Follower && t == term && r.CurrentTerm() == t
 }
 
 // AppendEntries sends args with its commit index capped at the local durable
@@ -139,15 +160,23 @@ func (c *commitClampTransport) Consumer() <-chan raft.RPC { return c.out }
 
 // forwardClamped copies RPCs from in to out, capping AppendEntries commit
 // indexes and holding back successful AppendEntries answers until their
-// entries are durable, until stop is closed.
-func forwardClamped(in <-chan raft.RPC, out chan<- raft.RPC, log durableLog, stop <-chan struct{}) {
+// entries are durable, until stop is closed. It answers InstallSnapshot
+// requests the log covers itself (followerIn reports whether the node is a
+// follower in a term; nil: never).
+func forwardClamped(in <-chan raft.RPC, out chan<- raft.RPC, log durableLog, followerIn func(term uint64) bool, stop <-chan struct{}) {
 	for {
 		select {
 		case rpc := <-in:
-			if req, ok := rpc.Command.(*raft.AppendEntriesRequest); ok {
+			switch req := rpc.Command.(type) {
+			case *raft.AppendEntriesRequest:
 				clampCommit(req)
 				if n := len(req.Entries); n > 0 {
 					rpc.RespChan = ackWhenDurable(rpc.RespChan, req.Entries[n-1], log, stop)
+				}
+			case *raft.InstallSnapshotRequest:
+				if coveredSnapshot(req, log, followerIn) {
+					go answerCovered(rpc, req, log)
+					continue
 				}
 			}
 			select {
@@ -159,6 +188,41 @@ func forwardClamped(in <-chan raft.RPC, out chan<- raft.RPC, log durableLog, sto
 			return
 		}
 	}
+}
+
+// coveredSnapshot reports whether a follower's log already holds the last
+// entry of the snapshot req would install (same index and term), and so,
+// by the Log Matching Property, every entry the snapshot covers.
+//
+// The Raft paper's InstallSnapshot rule 6 keeps the log after such an entry
+// and leaves the state machine alone. hashicorp/raft v1.7.3 instead restores
+// the snapshot (the state machine goes back to the snapshot's index) and,
+// with a log like this one that takes no gaps (MonotonicLogStore), deletes
+// the whole log, entries after the snapshot included, without lowering its
+// own idea of the last entry (upstream issue #697). An AppendEntries that
+// matches that stale last entry then commits entries that are gone: Raft
+// panics with "log not found" applying them, and again at every restart.
+// The chaos suite found it with snapshots every second: a leader sent a
+// follower, which had just installed a snapshot and appended entries after
+// it, the same snapshot again.
+func coveredSnapshot(req *raft.InstallSnapshotRequest, log durableLog, followerIn func(uint64) bool) bool {
+	if followerIn == nil || req.LastLogIndex == 0 || !followerIn(req.Term) {
+		return false
+	}
+	t, err := log.Term(req.LastLogIndex)
+	return err == nil && t == req.LastLogTerm
+}
+
+// answerCovered answers a covered InstallSnapshot (coveredSnapshot) with
+// success, as Raft would after installing it, once the log is durable
+// through the snapshot's last entry; the snapshot's bytes are read and
+// dropped, as the connection carries them before its next request.
+func answerCovered(rpc raft.RPC, req *raft.InstallSnapshotRequest, log durableLog) {
+	_, err := io.Copy(io.Discard, rpc.Reader)
+	if err == nil {
+		err = log.WaitDurable(req.LastLogIndex)
+	}
+	rpc.Respond(&raft.InstallSnapshotResponse{Term: req.Term, Success: err == nil}, err)
 }
 
 // clampCommit caps req.LeaderCommitIndex at the last index req covers.

@@ -16,7 +16,7 @@ func TestForwardClampedCapsCommitAtCoveredEntries(t *testing.T) {
 	out := make(chan raft.RPC)
 	stop := make(chan struct{})
 	done := make(chan struct{})
-	go func() { forwardClamped(in, out, newFakeDurable(^uint64(0)), stop); close(done) }()
+	go func() { forwardClamped(in, out, newFakeDurable(^uint64(0)), nil, stop); close(done) }()
 
 	cases := []struct {
 		name       string
@@ -177,7 +177,7 @@ func TestAckWaitsForDurableEntries(t *testing.T) {
 	stop := make(chan struct{})
 	defer close(stop)
 	log := newFakeDurable(2)
-	go forwardClamped(in, out, log, stop)
+	go forwardClamped(in, out, log, nil, stop)
 
 	send := func(req *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) chan raft.RPCResponse {
 		t.Helper()
