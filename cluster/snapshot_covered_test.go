@@ -95,8 +95,9 @@ func newSnapshotFollower(t *testing.T) *snapshotFollower {
 }
 
 // install sends the follower a term-1 snapshot ending at entry index (term
-// 1) and returns the answer.
-func (s *snapshotFollower) install(t *testing.T, index uint64) raft.InstallSnapshotResponse {
+// 1); it must succeed, and the follower's state machine must have been
+// restored restores times since it started.
+func (s *snapshotFollower) install(t *testing.T, index uint64, restores int64) {
 	t.Helper()
 	data := bytes.Repeat([]byte("s"), 4096)
 	req := raft.InstallSnapshotRequest{
@@ -113,11 +114,17 @@ func (s *snapshotFollower) install(t *testing.T, index uint64) raft.InstallSnaps
 	if err := s.ltrans.InstallSnapshot("f", s.faddr, &req, &resp, bytes.NewReader(data)); err != nil {
 		t.Fatalf("InstallSnapshot up to %d: %v", index, err)
 	}
-	return resp
+	if !resp.Success {
+		t.Fatalf("InstallSnapshot up to %d: %+v", index, resp)
+	}
+	if n := s.fsm.restores.Load(); n != restores {
+		t.Fatalf("after a snapshot up to %d: %d restores, want %d", index, n, restores)
+	}
 }
 
-// append sends entries from..to (term 1) after prev, with commit index to.
-func (s *snapshotFollower) append(t *testing.T, prev, from, to uint64) raft.AppendEntriesResponse {
+// append sends entries from..to (term 1) after prev, with commit index to;
+// they must be accepted and applied.
+func (s *snapshotFollower) append(t *testing.T, prev, from, to uint64) {
 	t.Helper()
 	req := raft.AppendEntriesRequest{
 		RPCHeader:    raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte("l"), Addr: []byte(s.ltrans.LocalAddr())},
@@ -132,15 +139,13 @@ func (s *snapshotFollower) append(t *testing.T, prev, from, to uint64) raft.Appe
 	if err := s.ltrans.AppendEntries("f", s.faddr, &req, &resp); err != nil {
 		t.Fatalf("AppendEntries %d..%d: %v", from, to, err)
 	}
-	return resp
-}
-
-func waitApplied(t *testing.T, f *recordingFSM, idx uint64) {
-	t.Helper()
+	if !resp.Success {
+		t.Fatalf("AppendEntries %d..%d after %d: %+v", from, to, prev, resp)
+	}
 	deadline := time.Now().Add(10 * time.Second)
-	for f.applied.Load() < idx {
+	for s.fsm.applied.Load() < to {
 		if time.Now().After(deadline) {
-			t.Fatalf("follower applied %d, want %d", f.applied.Load(), idx)
+			t.Fatalf("follower applied %d, want %d", s.fsm.applied.Load(), to)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -156,12 +161,7 @@ func waitApplied(t *testing.T, f *recordingFSM, idx uint64) {
 // not found" applying entry 6.
 func TestFollowerKeepsLogCoveringSnapshot(t *testing.T) {
 	s := newSnapshotFollower(t)
-	if resp := s.install(t, 5); !resp.Success {
-		t.Fatalf("InstallSnapshot of a covered snapshot: %+v", resp)
-	}
-	if n := s.fsm.restores.Load(); n != 0 {
-		t.Fatalf("a snapshot the log covers was restored (%d restores)", n)
-	}
+	s.install(t, 5, 0)
 	first, _ := s.log.FirstIndex()
 	last, _ := s.log.LastIndex()
 	if first != 1 || last != 10 {
@@ -171,10 +171,7 @@ func TestFollowerKeepsLogCoveringSnapshot(t *testing.T) {
 	if err := s.log.GetLog(6, &e); err != nil {
 		t.Fatalf("entry 6 after a covered snapshot: %v", err)
 	}
-	if resp := s.append(t, 10, 11, 11); !resp.Success {
-		t.Fatalf("AppendEntries after the last entry: %+v", resp)
-	}
-	waitApplied(t, s.fsm, 11)
+	s.append(t, 10, 11, 11)
 }
 
 // A snapshot beyond the follower's log (the usual case: the follower fell
@@ -182,14 +179,6 @@ func TestFollowerKeepsLogCoveringSnapshot(t *testing.T) {
 // after it then apply.
 func TestFollowerInstallsSnapshotBeyondLog(t *testing.T) {
 	s := newSnapshotFollower(t)
-	if resp := s.install(t, 20); !resp.Success {
-		t.Fatalf("InstallSnapshot beyond the log: %+v", resp)
-	}
-	if n := s.fsm.restores.Load(); n != 1 {
-		t.Fatalf("snapshot beyond the log: %d restores, want 1", n)
-	}
-	if resp := s.append(t, 20, 21, 22); !resp.Success {
-		t.Fatalf("AppendEntries after the snapshot: %+v", resp)
-	}
-	waitApplied(t, s.fsm, 22)
+	s.install(t, 20, 1)
+	s.append(t, 20, 21, 22)
 }
