@@ -34,6 +34,8 @@ type durableLog interface {
 	WaitDurable(idx uint64) error
 	// Term returns the term of entry idx.
 	Term(idx uint64) (uint64, error)
+	// FirstIndex returns the first index in the log, 0 when it is empty.
+	FirstIndex() (uint64, error)
 }
 
 // durableFSM is the state machine as Raft sees it: it applies an entry only

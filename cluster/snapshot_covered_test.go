@@ -182,3 +182,25 @@ func TestFollowerInstallsSnapshotBeyondLog(t *testing.T) {
 	s.install(t, 20, 1)
 	s.append(t, 20, 21, 22)
 }
+
+// After installing a snapshot up to 20 and appending 21..22, a follower's log
+// starts at 21. Requests whose previous entry is below that (20, repeated
+// after a lost answer, or 15, from a leader that stepped back) are accepted:
+// hashicorp/raft alone rejected them ("failed to get previous log"), and the
+// leader stepped back below its own log and sent the snapshot again. That
+// snapshot is covered too: answered without a restore, the log kept.
+func TestFollowerAcceptsAppendsBelowItsLog(t *testing.T) {
+	s := newSnapshotFollower(t)
+	s.install(t, 20, 1)
+	s.append(t, 20, 21, 22)
+	s.append(t, 20, 21, 23) // 21..22 again, and 23
+	s.append(t, 15, 16, 25) // 16..20 are in the snapshot, 21..23 in the log
+	s.install(t, 20, 1)
+	if first, _ := s.log.FirstIndex(); first != 21 {
+		t.Fatalf("log starts at %d after a repeated snapshot, want 21", first)
+	}
+	if last, _ := s.log.LastIndex(); last != 25 {
+		t.Fatalf("log ends at %d after a repeated snapshot, want 25", last)
+	}
+	s.append(t, 25, 26, 26)
+}

@@ -170,6 +170,7 @@ func forwardClamped(in <-chan raft.RPC, out chan<- raft.RPC, log durableLog, fol
 			switch req := rpc.Command.(type) {
 			case *raft.AppendEntriesRequest:
 				clampCommit(req)
+				skipCompacted(req, log)
 				if n := len(req.Entries); n > 0 {
 					rpc.RespChan = ackWhenDurable(rpc.RespChan, req.Entries[n-1], log, stop)
 				}
@@ -190,9 +191,11 @@ func forwardClamped(in <-chan raft.RPC, out chan<- raft.RPC, log durableLog, fol
 	}
 }
 
-// coveredSnapshot reports whether a follower's log already holds the last
-// entry of the snapshot req would install (same index and term), and so,
-// by the Log Matching Property, every entry the snapshot covers.
+// coveredSnapshot reports whether a follower already holds every entry of
+// the snapshot req would install: its log holds the snapshot's last entry
+// (same index and term; by the Log Matching Property, then every entry
+// before it too), or its log starts after that entry (it is in the
+// follower's own snapshot: committed, so the same entry as the leader's).
 //
 // The Raft paper's InstallSnapshot rule 6 keeps the log after such an entry
 // and leaves the state machine alone. hashicorp/raft v1.7.3 instead restores
@@ -209,8 +212,45 @@ func coveredSnapshot(req *raft.InstallSnapshotRequest, log durableLog, followerI
 	if followerIn == nil || req.LastLogIndex == 0 || !followerIn(req.Term) {
 		return false
 	}
+	if first, err := log.FirstIndex(); err == nil && first > req.LastLogIndex {
+		return true
+	}
 	t, err := log.Term(req.LastLogIndex)
 	return err == nil && t == req.LastLogTerm
+}
+
+// skipCompacted rewrites an AppendEntries whose previous entry is below the
+// first entry of the follower's log, so that hashicorp/raft accepts it.
+//
+// An entry below the log's first is in the follower's snapshot: committed,
+// so the same entry the leader has at that index (Raft's Leader
+// Completeness). hashicorp/raft checks the previous entry against the log,
+// and against the snapshot only while the log holds nothing after it; a
+// follower that installed a snapshot at index s and appended entries after
+// it rejects every later request with previous entry s ("failed to get
+// previous log"): one repeated after a lost answer, or sent after the leader
+// stepped back. The leader then steps back entry by entry, below its own
+// log, and sends the snapshot again. So a request with previous entry p
+// below the first index f loses its entries below f (the follower has
+// them), and its previous entry: with none (PrevLogEntry 0) Raft checks
+// nothing, and compares the entries from f on with its log as usual, a
+// differing term there truncating the log's suffix. Its commit index was
+// already capped at what the request covers (clampCommit), and the leader
+// counts what it sent, so nothing else changes.
+func skipCompacted(req *raft.AppendEntriesRequest, log durableLog) {
+	if req.PrevLogEntry == 0 {
+		return
+	}
+	first, err := log.FirstIndex()
+	if err != nil || first == 0 || req.PrevLogEntry >= first {
+		return
+	}
+	i := 0
+	for i < len(req.Entries) && req.Entries[i].Index < first {
+		i++
+	}
+	req.Entries = req.Entries[i:]
+	req.PrevLogEntry, req.PrevLogTerm = 0, 0
 }
 
 // answerCovered answers a covered InstallSnapshot (coveredSnapshot) with

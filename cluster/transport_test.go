@@ -162,6 +162,9 @@ func (f *fakeDurable) WaitDurable(idx uint64) error {
 // Term pretends every entry has term 2.
 func (f *fakeDurable) Term(idx uint64) (uint64, error) { return 2, nil }
 
+// FirstIndex pretends the log starts at entry 1.
+func (f *fakeDurable) FirstIndex() (uint64, error) { return 1, nil }
+
 func (f *fakeDurable) set(d uint64, err error) {
 	f.mu.Lock()
 	f.d, f.err = d, err
