@@ -29,8 +29,10 @@ import (
 // the request's entries are on its disk, and a leader never tells followers
 // of a commit index beyond its own durable log.
 //
-// And it answers an InstallSnapshot whose last entry the log already holds
-// itself (see coveredSnapshot).
+// And it works around two behaviours of hashicorp/raft around snapshots that
+// together crashed a follower for good: it accepts an AppendEntries whose
+// previous entry is in the follower's snapshot (skipCompacted), and answers
+// itself an InstallSnapshot the follower already holds (coveredSnapshot).
 type commitClampTransport struct {
 	*raft.NetworkTransport
 	out chan raft.RPC
