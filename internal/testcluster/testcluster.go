@@ -8,10 +8,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"net"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -310,52 +306,6 @@ func Eventually(t testing.TB, timeout time.Duration, f func() error) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-
-// FreeAddr returns a loopback address with a port that was free a moment ago.
-// The port is taken below the kernel's ephemeral range when there is room:
-// a port from the ephemeral range may meanwhile become the source port of
-// some outgoing connection (the tests make thousands) and stay busy, so a
-// node could not start, or restart, on it. Ports below the range are only
-// ever taken by a listener.
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	if lo := ephemeralLow(); lo > minTestPort+1000 {
-		for range 100 {
-			addr := fmt.Sprintf("127.0.0.1:%d", minTestPort+rand.IntN(lo-minTestPort))
-			if l, err := net.Listen("tcp", addr); err == nil {
-				l.Close()
-				return addr
-			}
-		}
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// minTestPort is the lowest port FreeAddr picks from.
-const minTestPort = 10000
-
-// ephemeralLow returns the first port of the kernel's ephemeral range, or 0
-// when it is unknown (not Linux). It is read once per test binary.
-var ephemeralLow = sync.OnceValue(func() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 0
-	}
-	lo, err := strconv.Atoi(f[0])
-	if err != nil {
-		return 0
-	}
-	return lo
-})
 
 // Logger returns a slog logger writing through t.Log, tagged with name. Only
 // warnings and errors are kept, to keep failing-test output readable.
