@@ -252,6 +252,7 @@ func New(cfg Config) (_ *Server, err error) {
 		NoSync:           true,
 		CacheBytes:       int64(cfg.EngineCacheMB) << 20,
 		WriteBehindBytes: int64(cfg.EngineWriteBehindMB) << 20,
+		Logger:           cfg.Logger.With("component", "engine"),
 	}); err != nil {
 		return nil, fmt.Errorf("open %s engine: %w", cfg.Engine, err)
 	}

@@ -1,11 +1,15 @@
 package storage
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +18,7 @@ import (
 	"github.com/syndtr/goleveldb/leveldb"
 	"github.com/syndtr/goleveldb/leveldb/filter"
 	"github.com/syndtr/goleveldb/leveldb/iterator"
+	"github.com/syndtr/goleveldb/leveldb/journal"
 	"github.com/syndtr/goleveldb/leveldb/opt"
 	"github.com/syndtr/goleveldb/leveldb/util"
 )
@@ -77,6 +82,7 @@ type LevelDB struct {
 	dir   string
 	lock  *dirLock
 	wopts *opt.WriteOptions // ldbSync unless opened with Options.NoSync
+	log   *slog.Logger      // Options.Logger; nil discards
 
 	replaceMu sync.Mutex  // serialises Replace; Close takes it to wait for one
 	closing   atomic.Bool // set first thing in Close: a running Replace aborts
@@ -116,6 +122,12 @@ type ldbUser interface{ kill() }
 // back a Replace interrupted by a crash, and fails with an error wrapping
 // ErrNewerLayout if the data was written by a newer layout version.
 func OpenLevelDB(dir string) (*LevelDB, error) {
+	return openLevelDB(dir, Options{})
+}
+
+// openLevelDB is OpenLevelDB with the options that apply to it (NoSync,
+// Logger).
+func openLevelDB(dir string, o Options) (*LevelDB, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("storage: create %s: %w", dir, err)
 	}
@@ -123,7 +135,10 @@ func OpenLevelDB(dir string) (*LevelDB, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &LevelDB{dir: dir, lock: lock, handles: make(map[*ldbHandle]struct{}), wopts: ldbSync}
+	e := &LevelDB{dir: dir, lock: lock, handles: make(map[*ldbHandle]struct{}), wopts: ldbSync, log: o.Logger}
+	if o.NoSync {
+		e.wopts = ldbNoSync
+	}
 	if err := e.open(); err != nil {
 		_ = lock.release()
 		return nil, err
@@ -181,10 +196,19 @@ func (e *LevelDB) open() error {
 		}
 		o := ldbOptions()
 		o.ErrorIfMissing = true
-		db, err = leveldb.OpenFile(path, o)
-		if err != nil {
-			return fmt.Errorf("storage: open leveldb: %w", err)
+		if e.wopts == ldbNoSync {
+			if ok, err = e.checkJournal(path); err != nil {
+				return err
+			}
 		}
+		if ok {
+			db, err = leveldb.OpenFile(path, o)
+			if err != nil {
+				return fmt.Errorf("storage: open leveldb: %w", err)
+			}
+		}
+	}
+	if ok {
 		v, err := db.Get(ldbMetaLayout, nil)
 		switch {
 		case errors.Is(err, leveldb.ErrNotFound):
@@ -222,6 +246,102 @@ func (e *LevelDB) open() error {
 	e.cur, e.gen = h, gen
 	e.handles[h] = struct{}{}
 	return nil
+}
+
+// checkJournal reports whether the generation at path can be kept (keep),
+// and drops it when not. A generation written without fsync (NoSync) cannot
+// be kept when a journal record follows a damaged part of its journals:
+// goleveldb's recovery drops a damaged 32 KiB block and replays the records
+// after it, so after a power failure that persisted a later page of the
+// journal but not an earlier one (the OS writes pages back in no particular
+// order), or after a bad sector, the engine would hold a later batch and its
+// applied index without an earlier batch: the node would skip the lost
+// entries and serve a state no replica ever had. Such a generation is
+// dropped (LIVE removed, so the engine opens empty at applied index 0 and
+// the node re-applies from the newest Raft snapshot and its log). A damaged
+// tail with nothing after it, which is what a power failure usually leaves,
+// is a lost tail of batches, which the applied index accounts for: kept.
+func (e *LevelDB) checkJournal(path string) (keep bool, err error) {
+	hole, err := journalHole(path)
+	if err != nil {
+		return false, err
+	}
+	if hole == "" {
+		return true, nil
+	}
+	if e.log != nil {
+		e.log.Warn("engine journal damaged before its end (a power failure or a bad disk): starting the engine empty; the node restores it from the Raft snapshot and log",
+			"dir", e.dir, "damage", hole)
+	}
+	if err := os.Remove(filepath.Join(e.dir, ldbLiveFile)); err != nil {
+		return false, fmt.Errorf("storage: drop damaged generation: %w", err)
+	}
+	if err := syncDir(e.dir); err != nil {
+		return false, fmt.Errorf("storage: drop damaged generation: %w", err)
+	}
+	return false, nil
+}
+
+// journalHole reads the journals of the goleveldb database at path, oldest
+// first, as goleveldb's recovery does, and describes the first damaged part
+// that a whole record follows ("" when there is none).
+func journalHole(path string) (string, error) {
+	names, err := filepath.Glob(filepath.Join(path, "*.log"))
+	if err != nil {
+		return "", err
+	}
+	type journalFile struct {
+		num  uint64
+		name string
+	}
+	var files []journalFile
+	for _, name := range names {
+		num, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(name), ".log"), 10, 64)
+		if err == nil {
+			files = append(files, journalFile{num, name})
+		}
+	}
+	slices.SortFunc(files, func(a, b journalFile) int { return cmp.Compare(a.num, b.num) })
+	d := &firstDrop{}
+	for _, jf := range files {
+		f, err := os.Open(jf.name)
+		if err != nil {
+			return "", fmt.Errorf("storage: check journal: %w", err)
+		}
+		d.file = filepath.Base(jf.name)
+		r := journal.NewReader(f, d, false, true)
+		for {
+			rec, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err == nil {
+				_, err = io.Copy(io.Discard, rec)
+				if err == io.ErrUnexpectedEOF {
+					continue // a damaged record, reported to d
+				}
+			}
+			if err != nil {
+				f.Close()
+				return "", fmt.Errorf("storage: check journal %s: %w", jf.name, err)
+			}
+			if d.what != "" {
+				f.Close()
+				return d.what, nil
+			}
+		}
+		f.Close()
+	}
+	return "", nil
+}
+
+// firstDrop keeps the first damage a journal reader reports.
+type firstDrop struct{ file, what string }
+
+func (d *firstDrop) Drop(err error) {
+	if d.what == "" {
+		d.what = d.file + ": " + err.Error()
+	}
 }
 
 // removeDebris deletes every generation but the live one (all of them if

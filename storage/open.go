@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 )
 
@@ -35,8 +36,12 @@ type Options struct {
 	// one). That is safe under Raft when, as in Riot, the applied index is
 	// written atomically with the data and the node restores the newest Raft
 	// snapshot at start whenever the engine is behind it: the fsynced Raft log
-	// and snapshot hold every lost entry, and entries are re-applied. Replace
-	// is always synced. The bolt engine ignores NoSync (bbolt without fsync can
+	// and snapshot hold every lost entry, and entries are re-applied. At open,
+	// a NoSync generation whose journal holds a record after a damaged part
+	// (a power failure that persisted a later page but not an earlier one)
+	// is dropped and the engine starts empty at applied index 0, since it
+	// could hold a batch without the ones before it. Replace is always
+	// synced. The bolt engine ignores NoSync (bbolt without fsync can
 	// corrupt its file on power loss); memory has nothing to sync.
 	NoSync bool
 	// CacheBytes, when positive, puts a read cache of that size in front of
@@ -47,6 +52,10 @@ type Options struct {
 	// WriteBehind). Like NoSync it is safe only when, as in Riot, a restart
 	// re-applies the log entries after the engine's applied index.
 	WriteBehindBytes int64
+	// Logger receives the engine's warnings (a leveldb generation written
+	// with NoSync whose journal was found damaged at open, and so started
+	// empty). Nil discards them.
+	Logger *slog.Logger
 }
 
 // OpenWith is Open with options.
@@ -61,12 +70,9 @@ func OpenWith(engine, dir string, o Options) (Engine, error) {
 func openEngine(engine, dir string, o Options) (Engine, error) {
 	switch engine {
 	case EngineLevelDB:
-		e, err := OpenLevelDB(dir)
+		e, err := openLevelDB(dir, o)
 		if err != nil {
 			return nil, err
-		}
-		if o.NoSync {
-			e.wopts = ldbNoSync
 		}
 		return e, nil
 	case EngineMemory:

@@ -47,6 +47,9 @@ type Options struct {
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
 	ReadConsistency   string
+	// NoWriteBehind turns the engine's write-behind buffer off: every
+	// applied entry is its own engine write.
+	NoWriteBehind bool
 }
 
 // New starts an n-node cluster: node 0 bootstraps, the others join it through
@@ -85,6 +88,9 @@ func NodeConfig(t testing.TB, name string, join []string, opts Options) server.C
 	cfg.SnapshotThreshold = opts.SnapshotThreshold
 	cfg.TrailingLogs = opts.TrailingLogs
 	cfg.SnapshotInterval = opts.SnapshotInterval
+	if opts.NoWriteBehind {
+		cfg.EngineWriteBehindMB = 0
+	}
 	cfg.Logger = Logger(t, name)
 	return cfg
 }

@@ -1,0 +1,145 @@
+package storage
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// journalBlock is goleveldb's journal block size: recovery drops damaged
+// parts of the journal a block at a time.
+const journalBlock = 32 << 10
+
+// writeJournal writes n batches of one 1,000-byte value each to a NoSync
+// leveldb engine in dir (batch i: key k<i> at applied index i) and closes
+// it; goleveldb keeps them in its journal (n*1 KiB is far below its 16 MiB
+// write buffer). It returns the journal's path.
+func writeJournal(t *testing.T, dir string, n int) string {
+	t.Helper()
+	e, err := openLevelDB(dir, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= n; i++ {
+		mustWrite(t, e, uint64(i), fmt.Sprintf("k%03d", i), journalValue(i))
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	logs, err := filepath.Glob(filepath.Join(dir, ldbGenPrefix+"*", "*.log"))
+	if err != nil || len(logs) != 1 {
+		t.Fatalf("journal files: %v, %v", logs, err)
+	}
+	return logs[0]
+}
+
+func journalValue(i int) string { return fmt.Sprintf("%04d", i) + strings.Repeat("v", 996) }
+
+// mustPrefixState asserts the engine's one invariant after a crash: every
+// batch up to its applied index is there, and none after it.
+func mustPrefixState(t *testing.T, e Engine, n int) uint64 {
+	t.Helper()
+	idx, err := e.AppliedIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= n; i++ {
+		v, err := e.Get([]byte(fmt.Sprintf("k%03d", i)))
+		has := err == nil && string(v) == journalValue(i)
+		if want := uint64(i) <= idx; has != want {
+			t.Fatalf("applied index %d, but batch %d present = %v (err %v)", idx, i, has, err)
+		}
+	}
+	return idx
+}
+
+// A NoSync engine whose journal lost a block in the middle (a power failure
+// that persisted later pages but not an earlier one, or a bad sector) opens
+// empty at applied index 0 and says so, instead of holding the later
+// batches and their applied index without the lost ones. Undamaged, or
+// damaged only at its end (what a power failure usually leaves), it keeps
+// every batch before the damage.
+func TestLevelDBNoSyncDamagedJournal(t *testing.T) {
+	const n = 200 // about 200 KiB of journal: 6 blocks
+	tail := func(t *testing.T, path string, cut int64) {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(path, fi.Size()-cut); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name      string
+		damage    func(t *testing.T, path string)
+		wantIndex int // -1: any below n
+		wantWarn  bool
+	}{
+		{"intact", func(*testing.T, string) {}, n, false},
+		{"block lost in the middle", func(t *testing.T, path string) {
+			mustOverwriteZeros(t, path, 2*journalBlock, 3*journalBlock)
+		}, 0, true},
+		{"last record torn", func(t *testing.T, path string) { tail(t, path, 500) }, n - 1, false},
+		{"last block lost", func(t *testing.T, path string) {
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustOverwriteZeros(t, path, fi.Size()/journalBlock*journalBlock, fi.Size())
+		}, -1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tt.damage(t, writeJournal(t, dir, n))
+			var logs bytes.Buffer
+			e, err := openLevelDB(dir, Options{NoSync: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			got := mustPrefixState(t, e, n)
+			if tt.wantIndex >= 0 && got != uint64(tt.wantIndex) || tt.wantIndex < 0 && got >= n {
+				t.Fatalf("applied index %d, want %d (-1: below %d)", got, tt.wantIndex, n)
+			}
+			if warned := strings.Contains(logs.String(), "engine journal damaged"); warned != tt.wantWarn {
+				t.Fatalf("warning logged = %v, want %v; log: %s", warned, tt.wantWarn, logs.String())
+			}
+			mustDirs(t, dir, genDirs(t, dir)[0]) // one generation, no debris
+			// The engine works on, and the next open keeps what it has.
+			mustWrite(t, e, got+1, "after", "x")
+			if err := e.Close(); err != nil {
+				t.Fatal(err)
+			}
+			logs.Reset()
+			e2, err := openLevelDB(dir, Options{NoSync: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e2.Close()
+			mustApplied(t, e2, got+1)
+			mustGet(t, e2, "after", "x")
+			if logs.Len() != 0 {
+				t.Fatalf("second open logged: %s", logs.String())
+			}
+		})
+	}
+}
+
+// mustOverwriteZeros zeroes path[from:to].
+func mustOverwriteZeros(t *testing.T, path string, from, to int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(make([]byte, to-from), from); err != nil {
+		t.Fatal(err)
+	}
+}
