@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riot-kv/riot-redis/internal/diskfault"
 	"github.com/riot-kv/riot-redis/internal/testcluster"
 )
 
@@ -63,7 +64,7 @@ func TestFollowerRebuildsDamagedEngine(t *testing.T) {
 			if fi, err := os.Stat(j); err != nil || fi.Size() < 4*32<<10 {
 				t.Fatalf("journal %s: %v, %v; want at least 4 blocks", j, fi, err)
 			}
-			zeroRange(t, j, 2*32<<10, 3*32<<10)
+			diskfault.Zero(t, j, 2*32<<10, 3*32<<10)
 
 			f.Start()
 			fc := f.Client()
@@ -88,18 +89,5 @@ func TestFollowerRebuildsDamagedEngine(t *testing.T) {
 				t.Fatalf("DBSIZE on the restarted follower = %d, %v; want %d", got, err, want)
 			}
 		})
-	}
-}
-
-// zeroRange zeroes path[from:to].
-func zeroRange(t *testing.T, path string, from, to int64) {
-	t.Helper()
-	fh, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	if _, err := fh.WriteAt(make([]byte, to-from), from); err != nil {
-		t.Fatal(err)
 	}
 }

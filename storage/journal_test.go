@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/riot-kv/riot-redis/internal/diskfault"
 )
 
 // journalBlock is goleveldb's journal block size: recovery drops damaged
@@ -82,7 +84,7 @@ func TestLevelDBNoSyncDamagedJournal(t *testing.T) {
 	}{
 		{"intact", func(*testing.T, string) {}, n, false},
 		{"block lost in the middle", func(t *testing.T, path string) {
-			mustOverwriteZeros(t, path, 2*journalBlock, 3*journalBlock)
+			diskfault.Zero(t, path, 2*journalBlock, 3*journalBlock)
 		}, 0, true},
 		{"last record torn", func(t *testing.T, path string) { tail(t, path, 500) }, n - 1, false},
 		{"last block lost", func(t *testing.T, path string) {
@@ -90,7 +92,7 @@ func TestLevelDBNoSyncDamagedJournal(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mustOverwriteZeros(t, path, fi.Size()/journalBlock*journalBlock, fi.Size())
+			diskfault.Zero(t, path, fi.Size()/journalBlock*journalBlock, fi.Size())
 		}, -1, false},
 	}
 	for _, tt := range tests {
@@ -128,18 +130,5 @@ func TestLevelDBNoSyncDamagedJournal(t *testing.T) {
 				t.Fatalf("second open logged: %s", logs.String())
 			}
 		})
-	}
-}
-
-// mustOverwriteZeros zeroes path[from:to].
-func mustOverwriteZeros(t *testing.T, path string, from, to int64) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(make([]byte, to-from), from); err != nil {
-		t.Fatal(err)
 	}
 }

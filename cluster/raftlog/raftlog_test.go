@@ -19,6 +19,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/riot-kv/riot-redis/internal/diskfault"
 )
 
 // ---- helpers ----
@@ -760,7 +762,7 @@ func TestTornWrite(t *testing.T) {
 			}
 			base, path := s.base, s.path
 			mustClose(t, l)
-			mustOverwriteRange(t, path, 0, headerSize)
+			diskfault.Zero(t, path, 0, headerSize)
 			if tear == "header-and-record" {
 				mustFlip(t, path, s.offs[0]+20, 0x10)
 			}
@@ -777,19 +779,6 @@ func TestTornWrite(t *testing.T) {
 			mustRange(t, l, base, base+30, more)
 			mustClose(t, l)
 		})
-	}
-}
-
-// mustOverwriteRange zeroes path[from:to].
-func mustOverwriteRange(t testing.TB, path string, from, to int64) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(make([]byte, to-from), from); err != nil {
-		t.Fatal(err)
 	}
 }
 
