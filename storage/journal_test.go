@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -131,4 +132,32 @@ func TestLevelDBNoSyncDamagedJournal(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A damaged journal in a generation a newer layout wrote is refused like
+// any newer layout, never dropped.
+func TestLevelDBNoSyncDamagedJournalNewerLayout(t *testing.T) {
+	dir := t.TempDir()
+	e, err := openLevelDB(dir, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.setLayoutVersion(LayoutVersion + 1); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 200; i++ {
+		mustWrite(t, e, uint64(i), fmt.Sprintf("k%03d", i), journalValue(i))
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	logs, err := filepath.Glob(filepath.Join(dir, ldbGenPrefix+"*", "*.log"))
+	if err != nil || len(logs) != 1 {
+		t.Fatalf("journal files: %v, %v", logs, err)
+	}
+	diskfault.Zero(t, logs[0], 2*journalBlock, 3*journalBlock)
+	if _, err := openLevelDB(dir, Options{NoSync: true}); !errors.Is(err, ErrNewerLayout) {
+		t.Fatalf("open = %v, want ErrNewerLayout", err)
+	}
+	mustExist(t, filepath.Join(dir, ldbLiveFile), true)
 }

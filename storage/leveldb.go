@@ -269,6 +269,19 @@ func (e *LevelDB) checkJournal(path string) (keep bool, err error) {
 	if hole == "" {
 		return true, nil
 	}
+	// Never drop what a newer layout wrote: refuse it, as open does. A
+	// read-only open replays the journal without writing anything.
+	ro := ldbOptions()
+	ro.ErrorIfMissing, ro.ReadOnly = true, true
+	if db, err := leveldb.OpenFile(path, ro); err == nil {
+		v, gerr := db.Get(ldbMetaLayout, nil)
+		_ = db.Close()
+		if gerr == nil {
+			if err := checkLayout(v, e.dir); err != nil {
+				return false, err
+			}
+		}
+	}
 	if e.log != nil {
 		e.log.Warn("engine journal damaged before its end (a power failure or a bad disk): starting the engine empty; the node restores it from the Raft snapshot and log",
 			"dir", e.dir, "damage", hole)
