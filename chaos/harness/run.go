@@ -24,6 +24,8 @@ type Scenario struct {
 	Bank bool
 	// BankMGet makes half of the bank workload's reads MGET.
 	BankMGet bool
+	// Inserts also runs the write-once workload (see Inserts) in every round.
+	Inserts bool
 	// MinOK is the fewest successful operations a round must have (default 50):
 	// a workload that did nothing proves nothing.
 	MinOK int64
@@ -38,7 +40,8 @@ type Round struct {
 	Rec           *Recorder
 	Since, Until  int64 // clock times the round's workload started and ended
 	LeaderChanges int64
-	Bank          *Bank // the round's transfer workload, when the scenario has one
+	Bank          *Bank    // the round's transfer workload, when the scenario has one
+	Inserts       *Inserts // the round's write-once workload, when the scenario has one
 }
 
 // Count returns how many events of kind happened while the round's workload
@@ -97,7 +100,11 @@ func runRound(t *testing.T, c *Cluster, w *Workload, sched Schedule, rnd *rand.R
 		bank = &Bank{Prefix: w.Prefix, Seed: w.Seed ^ 0x5bd1e995, MGet: sc.BankMGet}
 		bank.Init(t, c)
 	}
-	r := &Round{C: c, Rec: rec, Since: c.Clock.Now(), Bank: bank}
+	var inserts *Inserts
+	if sc.Inserts {
+		inserts = &Inserts{Prefix: w.Prefix, Seed: w.Seed ^ 0x2545f491}
+	}
+	r := &Round{C: c, Rec: rec, Since: c.Clock.Now(), Bank: bank, Inserts: inserts}
 	changes := c.LeaderChanges.Load()
 
 	ctx, cancel := context.WithTimeout(context.Background(), sc.Duration)
@@ -120,7 +127,15 @@ func runRound(t *testing.T, c *Cluster, w *Workload, sched Schedule, rnd *rand.R
 			bank.Run(ctx, c, rec)
 		}
 	}()
+	insertsDone := make(chan struct{})
+	go func() {
+		defer close(insertsDone)
+		if inserts != nil {
+			inserts.Run(ctx, c, rec)
+		}
+	}()
 	w.Run(ctx, c, rec)
+	<-insertsDone
 	<-bankDone
 	<-schedDone
 	<-obsDone
@@ -139,6 +154,9 @@ func runRound(t *testing.T, c *Cluster, w *Workload, sched Schedule, rnd *rand.R
 	CheckConvergence(t, c, w.Keys(), final)
 	if bank != nil {
 		bank.Check(t, c)
+	}
+	if inserts != nil {
+		inserts.Check(t, c)
 	}
 	converged := time.Now()
 
