@@ -230,6 +230,7 @@ func TestChaosLong(t *testing.T) {
 		Duration: 18 * time.Second,
 		Bank:     true,
 		BankMGet: *flagBankMGet,
+		Inserts:  true,
 		Schedule: func(rnd *rand.Rand) harness.Schedule { return harness.RandomSchedule(rnd, 4) },
 		// A short random round may draw only faults a healthy majority rides
 		// out (a bridge that keeps the leader's majority, removing and
