@@ -166,7 +166,8 @@ func CheckAckedKeysExist(t testing.TB, ops []Op, final map[string]Output) {
 
 // CheckConvergence polls every node's local state (READONLY reads) until it
 // holds exactly the final values of every key, and, when the server reports
-// an applied index in INFO, until every node reports the same one.
+// an applied index in INFO, until every node reports the same one and the
+// same key count (INFO keyspace).
 func CheckConvergence(t testing.TB, c *Cluster, keys []string, final map[string]Output) {
 	t.Helper()
 	clis := make([]*redis.Client, len(c.Nodes))
@@ -241,16 +242,21 @@ func appliedIndexesEqual(ctx context.Context, c *Cluster) error {
 		if err != nil {
 			return nil
 		}
-		idx := ""
+		idx, keyspace := "", "db0:none"
 		for _, line := range strings.Split(info, "\n") {
 			k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
 			if ok && (k == "raft_applied_index" || idx == "" && strings.HasSuffix(k, "applied_index")) {
 				idx = k + "=" + v
 			}
+			if ok && k == "db0" {
+				keyspace = k + ":" + v
+			}
 		}
 		if idx == "" {
 			return nil
 		}
+		// At the same applied index the key counts must agree too.
+		idx += " " + keyspace
 		if i == 0 {
 			first = idx
 		} else if idx != first {
