@@ -20,11 +20,15 @@ const journalBlock = 32 << 10
 // writeJournal writes n batches of one 1,000-byte value each to a NoSync
 // leveldb engine in dir (batch i: key k<i> at applied index i) and closes
 // it; goleveldb keeps them in its journal (n*1 KiB is far below its 16 MiB
-// write buffer). It returns the journal's path.
-func writeJournal(t *testing.T, dir string, n int) string {
+// write buffer), after setting its layout version. It returns the journal's
+// path.
+func writeJournal(t *testing.T, dir string, n int, layout uint32) string {
 	t.Helper()
 	e, err := openLevelDB(dir, Options{NoSync: true})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.setLayoutVersion(layout); err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i <= n; i++ {
@@ -99,7 +103,7 @@ func TestLevelDBNoSyncDamagedJournal(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			tt.damage(t, writeJournal(t, dir, n))
+			tt.damage(t, writeJournal(t, dir, n, LayoutVersion))
 			var logs bytes.Buffer
 			e, err := openLevelDB(dir, Options{NoSync: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			if err != nil {
@@ -138,24 +142,7 @@ func TestLevelDBNoSyncDamagedJournal(t *testing.T) {
 // any newer layout, never dropped.
 func TestLevelDBNoSyncDamagedJournalNewerLayout(t *testing.T) {
 	dir := t.TempDir()
-	e, err := openLevelDB(dir, Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.setLayoutVersion(LayoutVersion + 1); err != nil {
-		t.Fatal(err)
-	}
-	for i := 1; i <= 200; i++ {
-		mustWrite(t, e, uint64(i), fmt.Sprintf("k%03d", i), journalValue(i))
-	}
-	if err := e.Close(); err != nil {
-		t.Fatal(err)
-	}
-	logs, err := filepath.Glob(filepath.Join(dir, ldbGenPrefix+"*", "*.log"))
-	if err != nil || len(logs) != 1 {
-		t.Fatalf("journal files: %v, %v", logs, err)
-	}
-	diskfault.Zero(t, logs[0], 2*journalBlock, 3*journalBlock)
+	diskfault.Zero(t, writeJournal(t, dir, 200, LayoutVersion+1), 2*journalBlock, 3*journalBlock)
 	if _, err := openLevelDB(dir, Options{NoSync: true}); !errors.Is(err, ErrNewerLayout) {
 		t.Fatalf("open = %v, want ErrNewerLayout", err)
 	}

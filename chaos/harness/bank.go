@@ -78,11 +78,15 @@ func (b *Bank) Keys() []string {
 // Total is the sum every read must see.
 func (b *Bank) Total() int64 { b.defaults(); return int64(b.Accounts) * b.Initial }
 
-func (b *Bank) newClient(n *Node) *redis.Client {
+func (b *Bank) newClient(n *Node) *redis.Client { return oneConnClient(n, b.Timeout) }
+
+// oneConnClient is a client of node n with one connection, no retries and
+// the given read timeout.
+func oneConnClient(n *Node, timeout time.Duration) *redis.Client {
 	return redis.NewClient(&redis.Options{
 		Addr: n.RESP, Protocol: 2, MaxRetries: -1, DisableIdentity: true,
-		DialTimeout: time.Second, ReadTimeout: b.Timeout, WriteTimeout: 2 * time.Second,
-		PoolSize: 1, PoolTimeout: b.Timeout + time.Second,
+		DialTimeout: time.Second, ReadTimeout: timeout, WriteTimeout: 2 * time.Second,
+		PoolSize: 1, PoolTimeout: timeout + time.Second,
 	})
 }
 
@@ -152,13 +156,9 @@ func (b *Bank) transfer(n *Node, cli *redis.Client, rnd *rand.Rand, rec *Recorde
 		b.Transfers.Add(1)
 		return
 	}
-	switch classify(err) {
-	case clsFail:
+	if writeOutcome(err, rec, "bank transfer on "+n.ID) == clsFail {
 		b.TransfersFailed.Add(1)
-	case clsOdd, clsNotInt:
-		rec.NoteOdd(fmt.Sprintf("bank transfer on %s: %s", n.ID, err))
-		fallthrough
-	default:
+	} else {
 		b.TransfersUnknown.Add(1)
 	}
 }

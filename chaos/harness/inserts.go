@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,15 +35,9 @@ type Inserts struct {
 }
 
 func (in *Inserts) defaults() {
-	if in.WorkersPerNode == 0 {
-		in.WorkersPerNode = 1
-	}
-	if in.MaxThink == 0 {
-		in.MaxThink = 5 * time.Millisecond
-	}
-	if in.Timeout == 0 {
-		in.Timeout = 5 * time.Second
-	}
+	in.WorkersPerNode = cmp.Or(in.WorkersPerNode, 1)
+	in.MaxThink = cmp.Or(in.MaxThink, 5*time.Millisecond)
+	in.Timeout = cmp.Or(in.Timeout, 5*time.Second)
 }
 
 // Run inserts through every node until ctx ends.
@@ -51,11 +46,7 @@ func (in *Inserts) Run(ctx context.Context, c *Cluster, rec *Recorder) {
 	var wg sync.WaitGroup
 	for _, n := range c.Nodes {
 		for k := 0; k < in.WorkersPerNode; k++ {
-			cli := redis.NewClient(&redis.Options{
-				Addr: n.RESP, Protocol: 2, MaxRetries: -1, DisableIdentity: true,
-				DialTimeout: time.Second, ReadTimeout: in.Timeout, WriteTimeout: 2 * time.Second,
-				PoolSize: 1, PoolTimeout: in.Timeout + time.Second,
-			})
+			cli := oneConnClient(n, in.Timeout)
 			rnd := rand.New(rand.NewSource(in.Seed + int64(len(in.Prefix)*1000+k)))
 			wg.Add(1)
 			go func() {
@@ -87,16 +78,12 @@ func (in *Inserts) insert(n *Node, cli *redis.Client, key string, rec *Recorder)
 		in.acked = append(in.acked, key)
 		return
 	}
-	switch classify(err) {
-	case clsFail:
+	if writeOutcome(err, rec, "insert on "+n.ID) == clsFail {
 		in.Failed.Add(1)
-	case clsOdd, clsNotInt:
-		rec.NoteOdd(fmt.Sprintf("insert on %s: %s", n.ID, err))
-		fallthrough
-	default:
-		in.Unknown.Add(1)
-		in.unknown = append(in.unknown, key)
+		return
 	}
+	in.Unknown.Add(1)
+	in.unknown = append(in.unknown, key)
 }
 
 // Check reads every insert on every node with READONLY reads (each node's

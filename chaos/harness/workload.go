@@ -327,6 +327,19 @@ func classify(err error) class {
 	return clsUnknown
 }
 
+// writeOutcome sorts the error of a write whose reply the workload does not
+// model: certainly not applied (clsFail) or perhaps applied (clsUnknown). An
+// error outside the documented set counts as unknown and is noted in rec.
+func writeOutcome(err error, rec *Recorder, what string) class {
+	switch classify(err) {
+	case clsFail:
+		return clsFail
+	case clsOdd, clsNotInt:
+		rec.NoteOdd(fmt.Sprintf("%s: %s", what, err))
+	}
+	return clsUnknown
+}
+
 // FinalReads reads every key with a linearizable GET, retrying until one
 // succeeds, records the reads in rec, and returns the values.
 func (w *Workload) FinalReads(t testing.TB, c *Cluster, rec *Recorder) map[string]Output {
