@@ -317,39 +317,53 @@ func journalHole(path string) (string, error) {
 	slices.SortFunc(files, func(a, b journalFile) int { return cmp.Compare(a.num, b.num) })
 	d := &firstDrop{}
 	for _, jf := range files {
-		f, err := os.Open(jf.name)
-		if err != nil {
-			return "", fmt.Errorf("storage: check journal: %w", err)
+		if err := readJournal(jf.name, d); err != nil {
+			return "", err
 		}
-		d.file = filepath.Base(jf.name)
-		r := journal.NewReader(f, d, false, true)
-		for {
-			rec, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err == nil {
-				_, err = io.Copy(io.Discard, rec)
-				if err == io.ErrUnexpectedEOF {
-					continue // a damaged record, reported to d
-				}
-			}
-			if err != nil {
-				f.Close()
-				return "", fmt.Errorf("storage: check journal %s: %w", jf.name, err)
-			}
-			if d.what != "" {
-				f.Close()
-				return d.what, nil
-			}
+		if d.hole {
+			return d.what, nil
 		}
-		f.Close()
 	}
 	return "", nil
 }
 
-// firstDrop keeps the first damage a journal reader reports.
-type firstDrop struct{ file, what string }
+// readJournal reads the records of one journal file, reporting damage to d,
+// and stops at the first whole record read after damage (d.hole).
+func readJournal(name string, d *firstDrop) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return fmt.Errorf("storage: check journal: %w", err)
+	}
+	defer f.Close()
+	d.file = filepath.Base(name)
+	r := journal.NewReader(f, d, false, true)
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err == nil {
+			_, err = io.Copy(io.Discard, rec)
+			if err == io.ErrUnexpectedEOF {
+				continue // a damaged record, reported to d
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("storage: check journal %s: %w", name, err)
+		}
+		if d.what != "" {
+			d.hole = true
+			return nil
+		}
+	}
+}
+
+// firstDrop keeps the first damage a journal reader reports, and whether a
+// whole record followed it.
+type firstDrop struct {
+	file, what string
+	hole       bool
+}
 
 func (d *firstDrop) Drop(err error) {
 	if d.what == "" {

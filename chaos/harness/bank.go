@@ -121,21 +121,13 @@ func (b *Bank) Run(ctx context.Context, c *Cluster, rec *Recorder) {
 			go func() {
 				defer wg.Done()
 				defer cli.Close()
-				timer := time.NewTimer(0)
-				defer timer.Stop()
-				for {
-					select {
-					case <-ctx.Done():
-						return
-					case <-timer.C:
-					}
+				paced(ctx, rnd, b.MaxThink, 0, func(int) {
 					if reader {
 						b.read(c, n, cli, rnd, rec)
 					} else {
 						b.transfer(n, cli, rnd, rec)
 					}
-					timer.Reset(time.Duration(rnd.Int63n(int64(b.MaxThink) + 1)))
-				}
+				})
 			}()
 		}
 	}

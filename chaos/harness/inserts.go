@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,11 +26,10 @@ type Inserts struct {
 	Timeout        time.Duration // client read timeout; default 5s
 	Seed           int64
 
-	Acked, Unknown, Failed atomic.Int64
-
 	mu      sync.Mutex
 	acked   []string // keys whose SET was acknowledged (value = key)
 	unknown []string // keys whose SET may or may not have been applied
+	failed  int      // SETs certainly not applied
 }
 
 func (in *Inserts) defaults() {
@@ -44,25 +42,19 @@ func (in *Inserts) defaults() {
 func (in *Inserts) Run(ctx context.Context, c *Cluster, rec *Recorder) {
 	in.defaults()
 	var wg sync.WaitGroup
+	seed := in.Seed
 	for _, n := range c.Nodes {
 		for k := 0; k < in.WorkersPerNode; k++ {
+			seed++
 			cli := oneConnClient(n, in.Timeout)
-			rnd := rand.New(rand.NewSource(in.Seed + int64(len(in.Prefix)*1000+k)))
+			rnd := rand.New(rand.NewSource(seed))
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				defer cli.Close()
-				timer := time.NewTimer(0)
-				defer timer.Stop()
-				for i := 0; ; i++ {
-					select {
-					case <-ctx.Done():
-						return
-					case <-timer.C:
-					}
+				paced(ctx, rnd, in.MaxThink, 0, func(i int) {
 					in.insert(n, cli, fmt.Sprintf("%sins:%s:%d:%d", in.Prefix, n.ID, k, i), rec)
-					timer.Reset(time.Duration(rnd.Int63n(int64(in.MaxThink) + 1)))
-				}
+				})
 			}()
 		}
 	}
@@ -73,17 +65,14 @@ func (in *Inserts) insert(n *Node, cli *redis.Client, key string, rec *Recorder)
 	err := cli.Set(context.Background(), key, key, 0).Err()
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if err == nil {
-		in.Acked.Add(1)
+	switch {
+	case err == nil:
 		in.acked = append(in.acked, key)
-		return
+	case writeOutcome(err, rec, "insert on "+n.ID) == clsFail:
+		in.failed++
+	default:
+		in.unknown = append(in.unknown, key)
 	}
-	if writeOutcome(err, rec, "insert on "+n.ID) == clsFail {
-		in.Failed.Add(1)
-		return
-	}
-	in.Unknown.Add(1)
-	in.unknown = append(in.unknown, key)
 }
 
 // Check reads every insert on every node with READONLY reads (each node's
@@ -93,9 +82,9 @@ func (in *Inserts) insert(n *Node, cli *redis.Client, key string, rec *Recorder)
 func (in *Inserts) Check(t testing.TB, c *Cluster) {
 	t.Helper()
 	in.mu.Lock()
-	acked, unknown := in.acked, in.unknown
+	acked, unknown, failed := in.acked, in.unknown, in.failed
 	in.mu.Unlock()
-	t.Logf("chaos: inserts: %d acknowledged, %d unknown outcome, %d not applied", len(acked), len(unknown), in.Failed.Load())
+	t.Logf("chaos: inserts: %d acknowledged, %d unknown outcome, %d not applied", len(acked), len(unknown), failed)
 	if len(acked) == 0 {
 		t.Errorf("chaos: inserts: none acknowledged: the workload proves nothing")
 		return
@@ -109,7 +98,7 @@ func (in *Inserts) Check(t testing.TB, c *Cluster) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		var problems []string
-		present := make([]map[string]bool, len(c.Nodes))
+		var absent0 map[string]bool // node 0's inserts of unknown outcome that are absent
 		for i, cli := range clis {
 			missing, err := mgetMissing(ctx, cli, acked)
 			if err != nil {
@@ -122,19 +111,18 @@ func (in *Inserts) Check(t testing.TB, c *Cluster) {
 			if err != nil {
 				return fmt.Errorf("%s: %w", c.Nodes[i].ID, err)
 			}
-			present[i] = map[string]bool{}
-			for _, k := range unknown {
-				present[i][k] = true
-			}
+			absent := map[string]bool{}
 			for _, k := range gone {
-				delete(present[i], k)
+				absent[k] = true
 			}
-		}
-		for i := 1; i < len(present); i++ {
+			if i == 0 {
+				absent0 = absent
+				continue
+			}
 			for _, k := range unknown {
-				if present[i][k] != present[0][k] {
-					problems = append(problems, fmt.Sprintf("insert %s of unknown outcome on %s: %v, on %s: %v",
-						k, c.Nodes[0].ID, present[0][k], c.Nodes[i].ID, present[i][k]))
+				if absent[k] != absent0[k] {
+					problems = append(problems, fmt.Sprintf("insert %s of unknown outcome present on %s: %v, on %s: %v",
+						k, c.Nodes[0].ID, !absent0[k], c.Nodes[i].ID, !absent[k]))
 					break
 				}
 			}

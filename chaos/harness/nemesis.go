@@ -149,8 +149,10 @@ type Kill struct {
 
 func (k *Kill) Name() string { return "kill-" + k.Target.String() }
 
-func (k *Kill) Start(e *Env) {
-	n := e.C.Nodes[e.pick(k.Target)]
+func (k *Kill) Start(e *Env) { k.kill(e.C.Nodes[e.pick(k.Target)]) }
+
+// kill SIGKILLs n and remembers it for Stop to restart.
+func (k *Kill) kill(n *Node) {
 	n.Kill()
 	k.mu.Lock()
 	k.killed = append(k.killed, n)
@@ -189,10 +191,7 @@ const JournalBlock = 32 << 10
 
 func (d *DamageEngine) Start(e *Env) {
 	n := e.C.Nodes[e.pick(d.Target)]
-	n.Kill()
-	d.kill.mu.Lock()
-	d.kill.killed = append(d.kill.killed, n)
-	d.kill.mu.Unlock()
+	d.kill.kill(n)
 	journals, err := filepath.Glob(filepath.Join(n.Dir, "engine", "data-*", "*.log"))
 	if err != nil || len(journals) == 0 {
 		e.C.Events.Instant("damage-engine-skipped", n.ID, fmt.Sprintf("no journal: %v", err))

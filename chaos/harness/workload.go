@@ -139,16 +139,22 @@ type worker struct {
 
 func (wk *worker) run(ctx context.Context) {
 	wk.proc = wk.rec.NewProc()
+	paced(ctx, wk.rnd, wk.w.MaxThink, wk.w.MaxOpsPerWorker, func(int) { wk.op() })
+}
+
+// paced calls op with 0, 1, 2... until ctx ends (or n times, when n > 0),
+// waiting a uniformly random time in [0, maxThink] between calls.
+func paced(ctx context.Context, rnd *rand.Rand, maxThink time.Duration, n int, op func(i int)) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	for i := 0; i < wk.w.MaxOpsPerWorker; i++ {
+	for i := 0; n <= 0 || i < n; i++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
 		}
-		wk.op()
-		timer.Reset(time.Duration(wk.rnd.Int63n(int64(wk.w.MaxThink) + 1)))
+		op(i)
+		timer.Reset(time.Duration(rnd.Int63n(int64(maxThink) + 1)))
 	}
 }
 
