@@ -27,3 +27,10 @@ if [ ${#need[@]} -gt 0 ]; then
 		echo "deps: optional packages missing (${need[*]}); tests that need them will install or fail" >&2
 	fi
 fi
+# /dev/fuse: the power-failure round of the fault-injection suite puts the
+# nodes' data on a FUSE file system (internal/powerfs). Some containers have
+# the kernel's FUSE but no device node for it.
+if [ ! -e /dev/fuse ] && [ "$(id -u)" = 0 ]; then
+	modprobe fuse 2>/dev/null || true
+	mknod -m 0666 /dev/fuse c 10 229 2>/dev/null || echo "deps: /dev/fuse missing and could not be created" >&2
+fi

@@ -77,6 +77,10 @@ type Options struct {
 	// NodeFlags are passed to every node after the harness's own flags
 	// (for example a short --snapshot-interval).
 	NodeFlags []string
+	// PowerFS puts every node's data directory on a powerfs mount (see
+	// package internal/powerfs), so that the PowerFail nemesis can lose
+	// what a node wrote and did not sync.
+	PowerFS bool
 }
 
 // Cluster is a set of riot-redis processes, one per namespace of a Network.
@@ -129,6 +133,9 @@ func NewCluster(t testing.TB, opts Options) *Cluster {
 		}
 		os.RemoveAll(c.Dir)
 	})
+	// Unmounted after the network's cleanup has killed the processes, and
+	// before the data directories are removed or kept.
+	t.Cleanup(c.unmountDisks)
 	c.Net = NewNetwork(t, opts.Nodes) // its cleanup kills the processes
 	t.Cleanup(c.close)                // runs before the network's cleanup
 	for i, h := range c.Net.Hosts() {
@@ -141,6 +148,9 @@ func NewCluster(t testing.TB, opts Options) *Cluster {
 			HTTP: fmt.Sprintf("%s:%d", h.IP, httpPort),
 			Dir:  filepath.Join(c.Dir, id),
 			Log:  filepath.Join(c.Dir, id+".log"),
+		}
+		if opts.PowerFS {
+			n.Disk = mountDisk(t, filepath.Join(c.Dir, id+".disk"), n.Dir)
 		}
 		c.Nodes = append(c.Nodes, n)
 		c.admin = append(c.admin, redis.NewClient(&redis.Options{

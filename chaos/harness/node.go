@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/riot-kv/riot-redis/internal/powerfs"
 )
 
 // Fixed ports: every node has its own address, so all use the defaults.
@@ -32,6 +35,9 @@ type Node struct {
 	HTTP  string
 	Dir   string
 	Log   string
+	// Disk is the powerfs mounted on Dir when the cluster has
+	// Options.PowerFS, else nil.
+	Disk *powerfs.FS
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -259,8 +265,15 @@ func (n *Node) Wipe() {
 	if n.Running() {
 		t.Fatalf("chaos: wipe of running node %s", n.ID)
 	}
-	if err := os.RemoveAll(n.Dir); err != nil {
-		t.Fatalf("chaos: wipe %s: %v", n.ID, err)
+	// On a powerfs the directory is the mount point: empty it instead.
+	dirs := []string{n.Dir}
+	if n.Disk != nil {
+		dirs, _ = filepath.Glob(filepath.Join(n.Dir, "*"))
+	}
+	for _, d := range dirs {
+		if err := os.RemoveAll(d); err != nil {
+			t.Fatalf("chaos: wipe %s: %v", n.ID, err)
+		}
 	}
 	n.c.Events.Instant("wipe", n.ID, n.Dir)
 }

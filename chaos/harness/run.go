@@ -14,6 +14,7 @@ type Scenario struct {
 	Nodes           int
 	ReadConsistency string
 	NodeFlags       []string // extra flags for every node (Options.NodeFlags)
+	PowerFS         bool     // data directories on powerfs (Options.PowerFS)
 	Seed            int64
 	Rounds          int           // default 1; each round has its own keys and checks
 	Duration        time.Duration // workload time per round
@@ -71,7 +72,7 @@ func Run(t *testing.T, sc Scenario) *Cluster {
 	}
 	t.Logf("chaos: seed %d (replay with -chaos.seed %d)", sc.Seed, sc.Seed)
 	rnd := rand.New(rand.NewSource(sc.Seed))
-	c := NewCluster(t, Options{Nodes: sc.Nodes, ReadConsistency: sc.ReadConsistency, NodeFlags: sc.NodeFlags})
+	c := NewCluster(t, Options{Nodes: sc.Nodes, ReadConsistency: sc.ReadConsistency, NodeFlags: sc.NodeFlags, PowerFS: sc.PowerFS})
 	w := sc.Workload
 	w.DetectCAS(t, c)
 	for round := 1; round <= sc.Rounds; round++ {
