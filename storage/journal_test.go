@@ -148,3 +148,62 @@ func TestLevelDBNoSyncDamagedJournalNewerLayout(t *testing.T) {
 	}
 	mustExist(t, filepath.Join(dir, ldbLiveFile), true)
 }
+
+// After a power failure, CURRENT may name a manifest whose pages never
+// reached the disk (goleveldb does not sync it for a NoSync engine): the
+// fault suite's power-failure round found nodes that could no longer open
+// their engine ("manifest corrupted"). A NoSync engine opens empty and says
+// so, for Raft to rebuild it; a synced engine, which Raft cannot rebuild,
+// still refuses to open.
+func TestLevelDBDamagedManifest(t *testing.T) {
+	for _, noSync := range []bool{true, false} {
+		t.Run(fmt.Sprintf("nosync=%v", noSync), func(t *testing.T) {
+			dir := t.TempDir()
+			journal := writeJournal(t, dir, 20, LayoutVersion)
+			manifests, err := filepath.Glob(filepath.Join(filepath.Dir(journal), "MANIFEST-*"))
+			if err != nil || len(manifests) != 1 {
+				t.Fatalf("manifests: %v, %v", manifests, err)
+			}
+			fi, err := os.Stat(manifests[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			diskfault.Zero(t, manifests[0], 0, fi.Size())
+			var logs bytes.Buffer
+			e, err := openLevelDB(dir, Options{NoSync: noSync, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if !noSync {
+				if err == nil {
+					e.Close()
+					t.Fatal("a synced engine with a zeroed manifest opened")
+				}
+				if !strings.Contains(err.Error(), "corrupted") {
+					t.Fatalf("open: %v, want goleveldb's corruption error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("open: %v, want an empty engine", err)
+			}
+			defer e.Close()
+			if idx := mustPrefixState(t, e, 20); idx != 0 {
+				t.Fatalf("applied index %d after a damaged manifest, want 0", idx)
+			}
+			if !strings.Contains(logs.String(), "engine files damaged") {
+				t.Fatalf("no warning logged: %q", logs.String())
+			}
+			// The new, empty engine works and stays.
+			mustWrite(t, e, 1, "k001", journalValue(1))
+			if err := e.Close(); err != nil {
+				t.Fatal(err)
+			}
+			e2, err := openLevelDB(dir, Options{NoSync: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e2.Close()
+			if idx := mustPrefixState(t, e2, 20); idx != 1 {
+				t.Fatalf("applied index %d after reopening, want 1", idx)
+			}
+		})
+	}
+}

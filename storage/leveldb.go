@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 
 	"github.com/syndtr/goleveldb/leveldb"
+	ldberrors "github.com/syndtr/goleveldb/leveldb/errors"
 	"github.com/syndtr/goleveldb/leveldb/filter"
 	"github.com/syndtr/goleveldb/leveldb/iterator"
 	"github.com/syndtr/goleveldb/leveldb/journal"
@@ -203,6 +204,17 @@ func (e *LevelDB) open() error {
 		}
 		if ok {
 			db, err = leveldb.OpenFile(path, o)
+			if err != nil && e.wopts == ldbNoSync && ldberrors.IsCorrupted(err) {
+				// goleveldb does not sync its manifest or tables either
+				// when asked not to sync: after a power failure CURRENT
+				// may name a manifest whose pages were lost, or the
+				// manifest a table that was. The state is in the Raft
+				// snapshot and log: start empty and rebuild from them.
+				if err := e.dropGeneration("engine files damaged (a power failure or a bad disk)", err.Error()); err != nil {
+					return err
+				}
+				ok, err = false, nil
+			}
 			if err != nil {
 				return fmt.Errorf("storage: open leveldb: %w", err)
 			}
@@ -282,17 +294,25 @@ func (e *LevelDB) checkJournal(path string) (keep bool, err error) {
 			}
 		}
 	}
+	return false, e.dropGeneration("engine journal damaged before its end (a power failure or a bad disk)", hole)
+}
+
+// dropGeneration makes the engine open empty, at applied index 0, by
+// removing LIVE (the generation's files become debris, removed at once),
+// and logs why: the node then restores the newest Raft snapshot and
+// re-applies its log. Only for a NoSync engine, which Raft can rebuild.
+func (e *LevelDB) dropGeneration(why, damage string) error {
 	if e.log != nil {
-		e.log.Warn("engine journal damaged before its end (a power failure or a bad disk): starting the engine empty; the node restores it from the Raft snapshot and log",
-			"dir", e.dir, "damage", hole)
+		e.log.Warn(why+": starting the engine empty; the node restores it from the Raft snapshot and log",
+			"dir", e.dir, "damage", damage)
 	}
 	if err := os.Remove(filepath.Join(e.dir, ldbLiveFile)); err != nil {
-		return false, fmt.Errorf("storage: drop damaged generation: %w", err)
+		return fmt.Errorf("storage: drop damaged generation: %w", err)
 	}
 	if err := syncDir(e.dir); err != nil {
-		return false, fmt.Errorf("storage: drop damaged generation: %w", err)
+		return fmt.Errorf("storage: drop damaged generation: %w", err)
 	}
-	return false, nil
+	return nil
 }
 
 // journalHole reads the journals of the goleveldb database at path, oldest
