@@ -152,10 +152,13 @@ func (k *Kill) Name() string { return "kill-" + k.Target.String() }
 func (k *Kill) Start(e *Env) { k.kill(e.C.Nodes[e.pick(k.Target)]) }
 
 // kill SIGKILLs n and remembers it for Stop to restart.
-func (k *Kill) kill(n *Node) {
-	n.Kill()
+func (k *Kill) kill(n *Node) { k.killAll([]*Node{n}) }
+
+// killAll SIGKILLs nodes at once and remembers them for Stop to restart.
+func (k *Kill) killAll(nodes []*Node) {
+	KillAll(nodes)
 	k.mu.Lock()
-	k.killed = append(k.killed, n)
+	k.killed = append(k.killed, nodes...)
 	k.mu.Unlock()
 }
 

@@ -62,11 +62,8 @@ func (p *PowerFail) Start(e *Env) {
 	if !p.All {
 		nodes = []*Node{nodes[e.pick(p.Target)]}
 	}
-	KillAll(nodes)
+	p.kill.killAll(nodes)
 	for _, n := range nodes {
-		p.kill.mu.Lock()
-		p.kill.killed = append(p.kill.killed, n)
-		p.kill.mu.Unlock()
 		if n.Disk == nil {
 			e.T.Fatalf("chaos: power failure of %s without a powerfs (Options.PowerFS)", n.ID)
 		}

@@ -39,9 +39,8 @@ type gen struct {
 	server     *fuse.Server
 	conn       uint64 // the FUSE connection's number (the mount's device minor)
 
-	mu     sync.Mutex
-	files  map[uint64]*file // by inode number, while open or dirty
-	synced uint64           // pages written back by fsync
+	mu    sync.Mutex
+	files map[uint64]*file // by inode number, while open or dirty
 }
 
 // Mount mounts a powerfs at mountpoint over the directory backing. Both
@@ -113,19 +112,7 @@ func (f *FS) PowerFail(rng Rand, keep float64) (lost, kept int, err error) {
 	if err := g.unmount(); err != nil {
 		return 0, 0, err
 	}
-	g.mu.Lock()
-	for ino, fl := range g.files {
-		l, k, werr := fl.crash(rng, keep)
-		lost += l
-		kept += k
-		if werr != nil && err == nil {
-			err = werr
-		}
-		fl.close()
-		delete(g.files, ino)
-	}
-	g.mu.Unlock()
-	if err != nil {
+	if lost, kept, err = g.drop(rng, keep); err != nil {
 		return lost, kept, err
 	}
 	f.cur, err = mountGen(f.backing, f.mountpoint)
@@ -142,13 +129,28 @@ func (f *FS) Close() error {
 	}
 	f.cur = nil
 	err := g.unmount()
+	g.drop(nil, 0)
+	return err
+}
+
+// drop writes each dirty page of an unmounted gen back with probability
+// keep (none when rng is nil), drops the others and closes the files.
+func (g *gen) drop(rng Rand, keep float64) (lost, kept int, err error) {
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	for ino, fl := range g.files {
+		if rng != nil {
+			l, k, werr := fl.crash(rng, keep)
+			lost += l
+			kept += k
+			if werr != nil && err == nil {
+				err = werr
+			}
+		}
 		fl.close()
 		delete(g.files, ino)
 	}
-	g.mu.Unlock()
-	return err
+	return lost, kept, err
 }
 
 // connections is where the kernel lets a FUSE connection be aborted.
@@ -217,13 +219,6 @@ func (g *gen) release(ino uint64, fl *file) {
 	}
 }
 
-// lookup returns the state of inode ino, if it has one.
-func (g *gen) lookup(ino uint64) *file {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.files[ino]
-}
-
 // forget drops the state of an inode whose last name is gone.
 func (g *gen) forget(ino uint64) {
 	g.mu.Lock()
@@ -235,7 +230,7 @@ func (g *gen) forget(ino uint64) {
 }
 
 // file is the state of one regular file: its backing file, its size as
-// programs see it, and its pages written and not synced. Guarded by FS.mu.
+// programs see it, and its pages written and not synced. Guarded by gen.mu.
 type file struct {
 	f       *os.File
 	size    int64
@@ -315,7 +310,7 @@ func (fl *file) writeBack(p int64) error {
 }
 
 // sync writes every dirty page back, in order.
-func (fl *file) sync() (int, error) {
+func (fl *file) sync() error {
 	ps := make([]int64, 0, len(fl.pages))
 	for p := range fl.pages {
 		ps = append(ps, p)
@@ -323,11 +318,11 @@ func (fl *file) sync() (int, error) {
 	slices.Sort(ps)
 	for _, p := range ps {
 		if err := fl.writeBack(p); err != nil {
-			return 0, err
+			return err
 		}
 		delete(fl.pages, p)
 	}
-	return len(ps), nil
+	return nil
 }
 
 // crash writes back each dirty page with probability keep and drops the
@@ -535,9 +530,7 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	h.g.mu.Lock()
 	defer h.g.mu.Unlock()
-	n, err := h.fl.sync()
-	h.g.synced += uint64(n)
-	return fs.ToErrno(err)
+	return fs.ToErrno(h.fl.sync())
 }
 
 func (h *handle) Flush(ctx context.Context) syscall.Errno { return h.inner.Flush(ctx) }
@@ -575,7 +568,7 @@ func (h *handle) Allocate(ctx context.Context, off uint64, size uint64, mode uin
 	if errno := h.inner.Allocate(ctx, off, size, mode); errno != 0 {
 		return errno
 	}
-	if mode&0x01 == 0 { // not FALLOC_FL_KEEP_SIZE
+	if mode&unix.FALLOC_FL_KEEP_SIZE == 0 {
 		h.g.mu.Lock()
 		h.fl.size = max(h.fl.size, int64(off+size))
 		h.g.mu.Unlock()
