@@ -149,12 +149,11 @@ func TestLevelDBNoSyncDamagedJournalNewerLayout(t *testing.T) {
 	mustExist(t, filepath.Join(dir, ldbLiveFile), true)
 }
 
-// After a power failure, CURRENT may name a manifest whose pages never
-// reached the disk (goleveldb does not sync it for a NoSync engine): the
-// fault suite's power-failure round found nodes that could no longer open
-// their engine ("manifest corrupted"). A NoSync engine opens empty and says
-// so, for Raft to rebuild it; a synced engine, which Raft cannot rebuild,
-// still refuses to open.
+// A manifest that lost its content (a bad disk; a power failure did it
+// before manifestSync, and the fault suite's power-failure round found nodes
+// that could no longer open their engine, "manifest corrupted"): a NoSync
+// engine opens empty and says so, for Raft to rebuild it; a synced engine,
+// which Raft cannot rebuild, refuses to open.
 func TestLevelDBDamagedManifest(t *testing.T) {
 	for _, noSync := range []bool{true, false} {
 		t.Run(fmt.Sprintf("nosync=%v", noSync), func(t *testing.T) {

@@ -107,7 +107,7 @@ var _ Engine = (*LevelDB)(nil)
 // open until its last snapshot or iterator is released, then it is closed
 // and its directory removed.
 type ldbHandle struct {
-	db      *leveldb.DB
+	db      *ldbDB
 	path    string
 	users   map[ldbUser]struct{}
 	retired bool
@@ -188,7 +188,7 @@ func (e *LevelDB) open() error {
 	if err != nil {
 		return err
 	}
-	var db *leveldb.DB
+	var db *ldbDB
 	if ok {
 		// Check the live generation's layout before touching anything else.
 		path := e.genPath(gen)
@@ -203,13 +203,12 @@ func (e *LevelDB) open() error {
 			}
 		}
 		if ok {
-			db, err = leveldb.OpenFile(path, o)
+			db, err = openLDB(path, o)
 			if err != nil && e.wopts == ldbNoSync && ldberrors.IsCorrupted(err) {
-				// goleveldb does not sync its manifest or tables either
-				// when asked not to sync: after a power failure CURRENT
-				// may name a manifest whose pages were lost, or the
-				// manifest a table that was. The state is in the Raft
-				// snapshot and log: start empty and rebuild from them.
+				// A manifest or table a bad disk damaged (manifestSync
+				// closes the power-failure case goleveldb left open).
+				// The state is in the Raft snapshot and log: start empty
+				// and rebuild from them.
 				if err := e.dropGeneration("engine files damaged (a power failure or a bad disk)", err.Error()); err != nil {
 					return err
 				}
@@ -241,7 +240,7 @@ func (e *LevelDB) open() error {
 	}
 	if !ok {
 		gen = 1
-		db, err = leveldb.OpenFile(e.genPath(gen), ldbOptions())
+		db, err = openLDB(e.genPath(gen), ldbOptions())
 		if err != nil {
 			return fmt.Errorf("storage: open leveldb: %w", err)
 		}
@@ -285,7 +284,7 @@ func (e *LevelDB) checkJournal(path string) (keep bool, err error) {
 	// read-only open replays the journal without writing anything.
 	ro := ldbOptions()
 	ro.ErrorIfMissing, ro.ReadOnly = true, true
-	if db, err := leveldb.OpenFile(path, ro); err == nil {
+	if db, err := openLDB(path, ro); err == nil {
 		v, gerr := db.Get(ldbMetaLayout, nil)
 		_ = db.Close()
 		if gerr == nil {
@@ -616,7 +615,7 @@ func (e *LevelDB) Replace(src Source, appliedIndex uint64) error {
 	if err := os.RemoveAll(path); err != nil {
 		return fmt.Errorf("storage: replace: %w", err)
 	}
-	fail := func(db *leveldb.DB, err error) error {
+	fail := func(db *ldbDB, err error) error {
 		if db != nil {
 			_ = db.Close()
 		}
@@ -625,15 +624,16 @@ func (e *LevelDB) Replace(src Source, appliedIndex uint64) error {
 	}
 	o := ldbOptions()
 	o.ErrorIfExist = true
-	ndb, err := leveldb.OpenFile(path, o)
+	ndb, err := openLDB(path, o)
 	if err != nil {
 		return fail(nil, fmt.Errorf("storage: replace: open new generation: %w", err))
 	}
-	if err := fillGeneration(ndb, src, appliedIndex, &e.closing); err != nil {
+	if err := fillGeneration(ndb.DB, src, appliedIndex, &e.closing); err != nil {
 		return fail(ndb, err)
 	}
-	// goleveldb fsyncs its tables and manifest and the last write synced the
-	// journal; fsync the directory for the entries of files created since.
+	// goleveldb fsyncs its tables and manifest (manifestSync the first
+	// version of it) and the last write synced the journal; fsync the
+	// directory for the entries of files created since.
 	if err := syncDir(path); err != nil {
 		return fail(ndb, fmt.Errorf("storage: replace: sync new generation: %w", err))
 	}
