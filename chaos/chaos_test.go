@@ -222,6 +222,31 @@ func TestChaos(t *testing.T) {
 					atLeast("leader changes", r.LeaderChanges, 1))
 			},
 		}},
+		{"power-failure-snapshots", harness.Scenario{
+			// Power failures with the engine as a node runs it by default
+			// (write-behind windows, read cache) and snapshots every second
+			// or two: a node comes back with an engine behind its own newest
+			// snapshot, or behind the log entries after it, and must catch
+			// up from them without losing or inventing a write.
+			Seed:      fixedSeed(110),
+			Duration:  20 * time.Second,
+			PowerFS:   true,
+			NodeFlags: snapshotFlags,
+			Inserts:   true,
+			Bank:      true,
+			Schedule: fixed(
+				step(ms(3000), ms(2000), &harness.PowerFail{Target: harness.Follower}),
+				step(ms(1500), ms(2500), &harness.PowerFail{All: true, Keep: 0.25}),
+				step(ms(1500), ms(2000), &harness.PowerFail{Target: harness.LeaderNode, Keep: 0.5}),
+			),
+			Expect: func(r *harness.Round) error {
+				return firstErr(
+					atLeast("power failures", int64(r.Count("power-fail")), 5),
+					atLeast("restarts", int64(r.Count("start")), 5),
+					atLeast("snapshots taken", int64(r.C.LogCount(raftSnapshotTaken)), 3),
+					atLeast("engines restored from a snapshot", int64(r.C.LogCount(engineBehindSnapshot)), 1))
+			},
+		}},
 	}
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) { harness.Run(t, s.sc) })
@@ -235,6 +260,10 @@ var snapshotFlags = []string{"--snapshot-interval", "1s", "--snapshot-threshold"
 // What a node logs when it finds its engine's journal damaged before its end
 // and starts the engine empty (storage/leveldb.go).
 const engineDamaged = "engine journal damaged before its end"
+
+// What a node logs when it starts with its engine behind its newest Raft
+// snapshot and restores the snapshot first (cluster/node.go).
+const engineBehindSnapshot = "engine behind newest snapshot; restoring it"
 
 // What hashicorp/raft (v1.7) logs when it has taken a snapshot and when a
 // follower has installed one sent by the leader.
@@ -277,6 +306,12 @@ func TestChaosLong(t *testing.T) {
 		sc.Schedule = func(rnd *rand.Rand) harness.Schedule { return harness.RandomSchedule(rnd, 12) }
 		sc.ReadConsistency = *flagLevel
 		sc.NodeFlags = strings.Fields(*flagNode)
+	}
+	if *flagPowerFS {
+		// Every kill a power failure, the nodes on powerfs.
+		sc.PowerFS = true
+		sched := sc.Schedule
+		sc.Schedule = func(rnd *rand.Rand) harness.Schedule { return harness.PowerFailures(rnd, sched(rnd)) }
 	}
 	harness.Run(t, sc)
 }

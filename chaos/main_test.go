@@ -21,6 +21,7 @@ var (
 	flagRace     = flag.Bool("chaos.race", false, "build the riot-redis binary with the race detector")
 	flagBankMGet = flag.Bool("chaos.bank-mget", true, "let half of the bank workload's reads use MGET (atomic since reads run under fsm.View)")
 	flagLevel    = flag.String("chaos.consistency", "", "--read-consistency of the long profile's nodes (default: the server's, linearizable)")
+	flagPowerFS  = flag.Bool("chaos.powerfs", false, "put the long profile's nodes on powerfs and make every kill a power failure (none, a quarter, half or three quarters of the unsynced pages written back)")
 	flagNode     = flag.String("chaos.node-flags", "", "more flags for the long profile's nodes, space-separated (e.g. \"--snapshot-interval 1s --snapshot-threshold 32 --trailing-logs 16\")")
 )
 

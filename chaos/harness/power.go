@@ -2,7 +2,9 @@ package harness
 
 import (
 	"fmt"
+	"math/rand"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/riot-kv/riot-redis/internal/powerfs"
@@ -76,3 +78,26 @@ func (p *PowerFail) Start(e *Env) {
 }
 
 func (p *PowerFail) Stop(e *Env) { p.kill.Stop(e) }
+
+// PowerFailures turns every kill in s into a power failure of the same
+// nodes: Kill into PowerFail of its target, KillAllNodes into PowerFail of
+// all, each writing back a random share of the unsynced pages (none, a
+// quarter, half or three quarters). The cluster must run with
+// Options.PowerFS.
+func PowerFailures(rnd *rand.Rand, s Schedule) Schedule {
+	keep := func() float64 { return float64(rnd.Intn(4)) / 4 }
+	out := make(Schedule, len(s))
+	for i, st := range s {
+		st.Nemeses = slices.Clone(st.Nemeses)
+		for j, n := range st.Nemeses {
+			switch k := n.(type) {
+			case *Kill:
+				st.Nemeses[j] = &PowerFail{Target: k.Target, Keep: keep()}
+			case KillAllNodes:
+				st.Nemeses[j] = &PowerFail{All: true, Keep: keep()}
+			}
+		}
+		out[i] = st
+	}
+	return out
+}
