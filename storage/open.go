@@ -40,7 +40,8 @@ type Options struct {
 	// a NoSync generation whose journal holds a record after a damaged part
 	// (a power failure that persisted a later page but not an earlier one)
 	// is dropped and the engine starts empty at applied index 0, since it
-	// could hold a batch without the ones before it. Replace is always
+	// could hold a batch without the ones before it; so is one goleveldb
+	// refuses to open as corrupted (a bad disk). Replace is always
 	// synced. The bolt engine ignores NoSync (bbolt without fsync can
 	// corrupt its file on power loss); memory has nothing to sync.
 	NoSync bool
@@ -53,7 +54,7 @@ type Options struct {
 	// re-applies the log entries after the engine's applied index.
 	WriteBehindBytes int64
 	// Logger receives the engine's warnings (a leveldb generation written
-	// with NoSync whose journal was found damaged at open, and so started
+	// with NoSync whose files were found damaged at open, and so started
 	// empty). Nil discards them.
 	Logger *slog.Logger
 }

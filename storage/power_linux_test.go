@@ -20,12 +20,17 @@ import (
 // before manifestSync, the first power failure left CURRENT naming a
 // manifest without its content, and the engine could not open ("manifest
 // corrupted") or, without fsync, was dropped for Raft to rebuild. Now each
-// open keeps every synced write: all of them for a synced engine, and for a
-// NoSync engine a prefix of its batches, at least up to its last Replace,
-// whose last write is synced. Nothing is logged: no generation is dropped.
-func TestLevelDBPowerFailure(t *testing.T) {
-	for _, noSync := range []bool{false, true} {
-		t.Run(fmt.Sprintf("nosync=%v", noSync), func(t *testing.T) {
+// open keeps every synced write: all of them for a synced leveldb engine and
+// for bolt, and for a NoSync leveldb engine a prefix of its batches, at
+// least up to its last Replace, whose last write is synced. Nothing is
+// logged: no generation is dropped.
+func TestEnginePowerFailure(t *testing.T) {
+	for _, tc := range []struct {
+		engine string
+		noSync bool
+	}{{EngineLevelDB, false}, {EngineLevelDB, true}, {EngineBolt, false}} {
+		noSync := tc.noSync
+		t.Run(fmt.Sprintf("%s/nosync=%v", tc.engine, noSync), func(t *testing.T) {
 			backing, mnt := t.TempDir(), t.TempDir()
 			pfs, err := powerfs.Mount(backing, mnt)
 			if err != nil {
@@ -41,13 +46,20 @@ func TestLevelDBPowerFailure(t *testing.T) {
 			var (
 				hi     int // highest batch ever written
 				synced int // the engine must hold at least batches 1..synced
+				cur    Engine
 			)
+			t.Cleanup(func() { // before the unmount, also after a failure
+				if cur != nil {
+					_ = cur.Close()
+				}
+			})
 			for cycle := range 9 {
 				var logs bytes.Buffer
-				e, err := openLevelDB(dir, Options{NoSync: noSync, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+				e, err := openEngine(tc.engine, dir, Options{NoSync: noSync, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 				if err != nil {
 					t.Fatalf("cycle %d: open after a power failure: %v", cycle, err)
 				}
+				cur = e
 				if logs.Len() != 0 {
 					t.Fatalf("cycle %d: open logged: %s", cycle, logs.String())
 				}
@@ -82,6 +94,7 @@ func TestLevelDBPowerFailure(t *testing.T) {
 					t.Fatalf("cycle %d: power failure: %v", cycle, err)
 				}
 				_ = e.Close() // its files are gone with the power: errors expected
+				cur = nil
 			}
 		})
 	}

@@ -78,7 +78,26 @@ func mountGen(backing, mountpoint string) (*gen, error) {
 		return nil, err
 	}
 	g.conn = uint64(unix.Minor(st.Dev))
+	if err := g.noFlush(); err != nil {
+		g.unmount()
+		return nil, err
+	}
 	return g, nil
+}
+
+// noFlush closes a file on the new mount once, so that the kernel hears
+// Flush's ENOSYS and sends no flush at close from then on (see Flush).
+func (g *gen) noFlush() error {
+	probe := filepath.Join(g.mountpoint, ".powerfs-flush-probe")
+	fh, err := os.Create(probe)
+	if err != nil {
+		return fmt.Errorf("powerfs: %w", err)
+	}
+	fh.Close()
+	if err := os.Remove(probe); err != nil {
+		return fmt.Errorf("powerfs: %w", err)
+	}
+	return nil
 }
 
 // Dirty returns the number of pages written and not yet synced.
@@ -533,7 +552,13 @@ func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	return fs.ToErrno(h.fl.sync())
 }
 
-func (h *handle) Flush(ctx context.Context) syscall.Errno { return h.inner.Flush(ctx) }
+// Flush answers ENOSYS, after which the kernel sends no flush on close to
+// this mount again. A close then never waits for the server, so a process
+// that serves its own powerfs (a test) and exits, or panics, with files open
+// on it does not hang at exit waiting for itself. Nothing is lost: the
+// backing files stay open until release, and writes are kept until fsync
+// or a power failure either way.
+func (h *handle) Flush(ctx context.Context) syscall.Errno { return syscall.ENOSYS }
 
 func (h *handle) Release(ctx context.Context) syscall.Errno {
 	errno := h.inner.Release(ctx)

@@ -4,10 +4,16 @@ package powerfs
 
 import (
 	"bytes"
+	"errors"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // mount mounts a powerfs over a temporary directory and unmounts it at the
@@ -189,5 +195,52 @@ func TestUnsyncedWritesSurviveClose(t *testing.T) {
 	}
 	if d := f.Dirty(); d != 4 {
 		t.Fatalf("%d dirty pages, want 4", d)
+	}
+}
+
+// A process that serves its own powerfs and exits (or panics) with a file
+// open on it must end: the kernel's flush at close would wait for a server
+// that is gone. The test runs itself as that process.
+func TestExitWithFilesOpen(t *testing.T) {
+	if mnt := os.Getenv("POWERFS_EXIT_MNT"); mnt != "" {
+		if _, err := Mount(os.Getenv("POWERFS_EXIT_BACKING"), mnt); err != nil {
+			t.Fatal(err)
+		}
+		fh, err := os.Create(filepath.Join(mnt, "open"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeAt(t, fh, fill('x', 100), 0)
+		os.Exit(3) // fh still open
+	}
+	backing, mnt := t.TempDir(), t.TempDir()
+	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	cmd := exec.Command(os.Args[0], "-test.run=^TestExitWithFilesOpen$")
+	cmd.Env = append(os.Environ(), "POWERFS_EXIT_MNT="+mnt, "POWERFS_EXIT_BACKING="+backing)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+			t.Fatalf("child: %v, want exit status 3", err)
+		}
+	case <-time.After(20 * time.Second):
+		// Free the child: abort its connection, as PowerFail does (found
+		// in mountinfo: a stat of the mount would wait for the server).
+		if mi, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+			for _, line := range strings.Split(string(mi), "\n") {
+				// id parent major:minor root mountpoint ...
+				if f := strings.Fields(line); len(f) > 4 && f[4] == mnt {
+					_, minor, _ := strings.Cut(f[2], ":")
+					os.WriteFile(filepath.Join(connections, minor, "abort"), []byte("1"), 0)
+				}
+			}
+		}
+		<-done
+		t.Fatal("the child hung at exit with a file open on its own powerfs")
 	}
 }
