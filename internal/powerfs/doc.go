@@ -26,6 +26,9 @@
 //     does not test that. A file grown by writes keeps only the pages
 //     written back.
 //   - Pages are whole: a power failure never tears a page in two.
+//   - Closing a file sends the server nothing to wait for (flush is not
+//     implemented, which the kernel learns from a probe file at mount), so
+//     a process that serves its own mount can exit with files open on it.
 //
 // It needs Linux, /dev/fuse and the right to mount (root).
 package powerfs
