@@ -15,9 +15,12 @@
 //	         | uvarint len(extensions) | extensions | data
 //
 // Everything after the last record of a segment is zero. A zero length marks
-// the end; a torn or corrupt record at the end of the last segment is cut off
-// (and zeroed) when the log is opened, so after a crash the log is always a
-// prefix of what was appended, and everything StoreLogs returned for is in it.
+// the end; a torn record at the end of the last segment (some sector of it
+// not written, or not to its end) is cut off (and zeroed) when the log is
+// opened, so after a crash the
+// log is always a prefix of what was appended, and everything StoreLogs
+// returned for is in it. A record damaged after it was written whole stops
+// Open with ErrCorrupt.
 package raftlog
 
 import (
@@ -60,8 +63,10 @@ var (
 	// ErrClosed is returned by operations on a closed log.
 	ErrClosed = errors.New("raftlog: closed")
 	// ErrCorrupt is returned by Open when a segment other than the last one
-	// is damaged: that cannot come from a crash during an append, so the
-	// log refuses to start rather than drop committed entries.
+	// is damaged, or a record of the last one that was written whole (see
+	// torn): that cannot come from a crash
+	// during an append, so the log refuses to start rather than drop
+	// committed entries.
 	ErrCorrupt = errors.New("raftlog: corrupt log")
 	// ErrOutOfOrder is returned by StoreLogs for entries that do not follow
 	// the last stored entry (a gap or an overwrite without DeleteRange).
@@ -224,9 +229,9 @@ func (l *Log) recover() error {
 	return nil
 }
 
-// openSegment scans a segment. In the last segment a bad record ends the log:
-// the rest of the file is zeroed so later appends never sit in front of stale
-// bytes. Anywhere else it is corruption.
+// openSegment scans a segment. In the last segment a torn record (see torn)
+// ends the log: the rest of the file is zeroed so later appends never sit in
+// front of stale bytes. Any other bad record is corruption.
 func (l *Log) openSegment(base uint64, isLast bool) (*segment, error) {
 	path := filepath.Join(l.dir, segmentName(base))
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
@@ -268,7 +273,7 @@ func (l *Log) openSegment(base uint64, isLast bool) (*segment, error) {
 	}
 	s.end = off
 	if off < int64(len(data)) && !allZero(data[off:]) {
-		if !isLast {
+		if !isLast || !torn(data, off) {
 			f.Close()
 			return nil, fmt.Errorf("%w: segment %s: bad record at offset %d", ErrCorrupt, filepath.Base(path), off)
 		}
@@ -278,6 +283,40 @@ func (l *Log) openSegment(base uint64, isLast bool) (*segment, error) {
 		}
 	}
 	return s, nil
+}
+
+// sectorSize is the unit a disk writes: after a power failure each 512-byte
+// sector of an unsynced write holds its new bytes, its old ones, or (a write
+// shorn by the failure) new bytes up to some point and old ones after it.
+const sectorSize = 512
+
+// torn reports whether the bad record at off in the last segment can be a
+// write that a crash or a power failure cut short, rather than damage to a
+// record that was written whole. Every byte of a segment after its last
+// synced record is zero on disk (segments are zero-filled and synced before
+// their first record, and a tail cut off is zeroed and synced), so in a
+// record the failure cut short, the share of some sector ends in old bytes,
+// zeros: a sector never written back (in whatever order the kernel wrote
+// the others), or one written only in part. A bad record whose every share
+// of a sector ends in a non-zero byte was written whole and damaged since (a
+// flipped bit, garbage written over it), and this node may have acknowledged
+// it: corruption. A record whose own last byte in a sector happens to be
+// zero counts as torn: the check can miss damage, never take a power
+// failure's tail for corruption. The record's extent is read from its
+// length field, clipped to the file.
+func torn(data []byte, off int64) bool {
+	end := int64(len(data))
+	if off+recHeaderSize <= end {
+		end = min(end, off+recHeaderSize+int64(binary.LittleEndian.Uint32(data[off:])))
+	}
+	for lo := off; lo < end; {
+		hi := min(end, (lo/sectorSize+1)*sectorSize)
+		if data[hi-1] == 0 {
+			return true
+		}
+		lo = hi
+	}
+	return false
 }
 
 // checkRecord validates the record at off holding entry idx and returns its

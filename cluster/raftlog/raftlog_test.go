@@ -186,8 +186,21 @@ func mustFlip(t testing.TB, path string, off int64, mask byte) {
 	}
 }
 
+// mustCorruptOpen asserts that Open refuses the log in dir with ErrCorrupt.
+func mustCorruptOpen(t testing.TB, dir string, segSize int64) {
+	t.Helper()
+	l, err := Open(dir, Options{SegmentSize: segSize})
+	if err == nil {
+		l.Close()
+		t.Fatal("Open accepted a damaged log")
+	}
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Open = %v, want ErrCorrupt", err)
+	}
+}
+
 // mustOverwrite replaces path's bytes from off to the end of the file with
-// zeros or random bytes, keeping the size.
+// zeros or random non-zero bytes, keeping the size.
 func mustOverwrite(t testing.TB, path string, off int64, garbage bool, rng *rand.Rand) {
 	t.Helper()
 	st, err := os.Stat(path)
@@ -197,7 +210,7 @@ func mustOverwrite(t testing.TB, path string, off int64, garbage bool, rng *rand
 	b := make([]byte, st.Size()-off)
 	if garbage {
 		for i := range b {
-			b[i] = byte(rng.Uint32())
+			b[i] = byte(1 + rng.IntN(255)) // never zero: zeros are what a crash leaves
 		}
 	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
@@ -727,6 +740,12 @@ func TestTornWrite(t *testing.T) {
 					mustClose(t, l)
 
 					mustOverwrite(t, path, off, garbage, rng)
+					if garbage {
+						// Not what a crash leaves (the disk held zeros
+						// there): a record written whole and damaged since.
+						mustCorruptOpen(t, dir, segSize)
+						return
+					}
 					l = mustOpen(t, dir, segSize)
 					mustBoundsEqual(t, l, 1, wantLast)
 					mustRange(t, l, 1, wantLast, g)
@@ -746,6 +765,33 @@ func TestTornWrite(t *testing.T) {
 			}
 		}
 	}
+
+	// A power failure that wrote back a later sector of the tail but not an
+	// earlier one (writeback keeps no order): a record with its share of one
+	// sector still zero, whole records after it. The log ends before it.
+	t.Run("sector-lost-before-later-records", func(t *testing.T) {
+		dir := t.TempDir()
+		l := mustOpen(t, dir, 1<<16)
+		big := genN(1500, 3, 3) // records of about 1.5 KiB: each spans sectors
+		for i := uint64(1); i <= 12; i += 3 {
+			mustStore(t, l, batch(i, i+2, big)...)
+		}
+		s := l.tail()
+		k := 6 // the 7th record, entry 7
+		recStart, recEnd := s.offs[k], s.offs[k+1]
+		lost := (recStart/sectorSize + 1) * sectorSize // the sector after the one it starts in
+		if lost+sectorSize > recEnd {
+			t.Fatalf("setup: record %d..%d does not cover the sector at %d", recStart, recEnd, lost)
+		}
+		path := s.path
+		mustClose(t, l)
+		diskfault.Zero(t, path, lost, lost+sectorSize)
+		l = mustOpen(t, dir, 1<<16)
+		mustBoundsEqual(t, l, 1, 7-1)
+		mustRange(t, l, 1, 6, big)
+		mustTailZero(t, l)
+		mustClose(t, l)
+	})
 
 	// A crash while a new segment's first records were being synced: the
 	// records reached the disk but the header page did not (writeback has
@@ -798,17 +844,7 @@ func TestCorruption(t *testing.T) {
 		mustClose(t, l)
 		return dir, segs
 	}
-	mustCorrupt := func(t *testing.T, dir string) {
-		t.Helper()
-		l, err := Open(dir, Options{SegmentSize: 2048})
-		if err == nil {
-			l.Close()
-			t.Fatal("Open accepted a damaged log")
-		}
-		if !errors.Is(err, ErrCorrupt) {
-			t.Fatalf("Open = %v, want ErrCorrupt", err)
-		}
-	}
+	mustCorrupt := func(t *testing.T, dir string) { t.Helper(); mustCorruptOpen(t, dir, 2048) }
 
 	t.Run("middle-of-non-last", func(t *testing.T) {
 		dir, segs := setup(t)
@@ -850,16 +886,32 @@ func TestCorruption(t *testing.T) {
 		}
 		mustCorrupt(t, dir)
 	})
+	// In the last segment too, a record written whole and damaged since
+	// (no sector of it zero, so no torn write) is corruption: cutting the
+	// log there would drop entries this node may have acknowledged.
 	t.Run("last-record-of-last", func(t *testing.T) {
 		dir, segs := setup(t)
 		s := segs[len(segs)-1]
 		mustFlip(t, s.path, s.offs[len(s.offs)-1]+recHeaderSize+30, 0x20)
-		l := mustOpen(t, dir, 2048)
-		mustBoundsEqual(t, l, 1, 99)
-		mustRange(t, l, 1, 99, g)
-		mustNotFound(t, l, 100)
-		mustTailZero(t, l)
-		mustClose(t, l)
+		mustCorrupt(t, dir)
+	})
+	t.Run("first-record-of-last", func(t *testing.T) {
+		dir, segs := setup(t)
+		s := segs[len(segs)-1]
+		if len(s.offs) < 2 {
+			t.Fatalf("setup: %d records in the last segment", len(s.offs))
+		}
+		mustFlip(t, s.path, s.offs[0]+recHeaderSize+10, 0x01)
+		mustCorrupt(t, dir)
+	})
+	t.Run("length-of-a-record-of-last", func(t *testing.T) {
+		dir, segs := setup(t)
+		s := segs[len(segs)-1]
+		if len(s.offs) < 2 {
+			t.Fatalf("setup: %d records in the last segment", len(s.offs))
+		}
+		mustFlip(t, s.path, s.offs[len(s.offs)-2], 0x01) // one byte shorter or longer
+		mustCorrupt(t, dir)
 	})
 }
 
