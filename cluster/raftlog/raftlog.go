@@ -17,10 +17,9 @@
 // Everything after the last record of a segment is zero. A zero length marks
 // the end; a torn record at the end of the last segment (some sector of it
 // not written, or not to its end) is cut off (and zeroed) when the log is
-// opened, so after a crash the
-// log is always a prefix of what was appended, and everything StoreLogs
-// returned for is in it. A record damaged after it was written whole stops
-// Open with ErrCorrupt.
+// opened, so after a crash the log is always a prefix of what was appended,
+// and everything StoreLogs returned for is in it. A record damaged after it
+// was written whole stops Open with ErrCorrupt.
 package raftlog
 
 import (
@@ -64,9 +63,8 @@ var (
 	ErrClosed = errors.New("raftlog: closed")
 	// ErrCorrupt is returned by Open when a segment other than the last one
 	// is damaged, or a record of the last one that was written whole (see
-	// torn): that cannot come from a crash
-	// during an append, so the log refuses to start rather than drop
-	// committed entries.
+	// torn): that cannot come from a crash during an append, so the log
+	// refuses to start rather than drop committed entries.
 	ErrCorrupt = errors.New("raftlog: corrupt log")
 	// ErrOutOfOrder is returned by StoreLogs for entries that do not follow
 	// the last stored entry (a gap or an overwrite without DeleteRange).
