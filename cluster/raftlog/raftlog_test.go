@@ -887,32 +887,30 @@ func TestCorruption(t *testing.T) {
 		mustCorrupt(t, dir)
 	})
 	// In the last segment too, a record written whole and damaged since
-	// (no sector of it zero, so no torn write) is corruption: cutting the
-	// log there would drop entries this node may have acknowledged.
-	t.Run("last-record-of-last", func(t *testing.T) {
-		dir, segs := setup(t)
-		s := segs[len(segs)-1]
-		mustFlip(t, s.path, s.offs[len(s.offs)-1]+recHeaderSize+30, 0x20)
-		mustCorrupt(t, dir)
-	})
-	t.Run("first-record-of-last", func(t *testing.T) {
-		dir, segs := setup(t)
-		s := segs[len(segs)-1]
-		if len(s.offs) < 2 {
-			t.Fatalf("setup: %d records in the last segment", len(s.offs))
-		}
-		mustFlip(t, s.path, s.offs[0]+recHeaderSize+10, 0x01)
-		mustCorrupt(t, dir)
-	})
-	t.Run("length-of-a-record-of-last", func(t *testing.T) {
-		dir, segs := setup(t)
-		s := segs[len(segs)-1]
-		if len(s.offs) < 2 {
-			t.Fatalf("setup: %d records in the last segment", len(s.offs))
-		}
-		mustFlip(t, s.path, s.offs[len(s.offs)-2], 0x01) // one byte shorter or longer
-		mustCorrupt(t, dir)
-	})
+	// (none of its shares of a sector ends in a zero, so no torn write) is
+	// corruption: cutting the log there would drop entries this node may
+	// have acknowledged.
+	for _, c := range []struct {
+		name string
+		off  func(s *segment) int64 // the byte flipped
+		mask byte
+	}{
+		{"last-record-of-last", func(s *segment) int64 { return s.offs[len(s.offs)-1] + recHeaderSize + 30 }, 0x20},
+		{"first-record-of-last", func(s *segment) int64 { return s.offs[0] + recHeaderSize + 10 }, 0x01},
+		// One byte shorter or longer (not the last record's: one byte
+		// longer ends it in the zeros after the log, which reads as torn).
+		{"length-of-a-record-of-last", func(s *segment) int64 { return s.offs[len(s.offs)-2] }, 0x01},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir, segs := setup(t)
+			s := segs[len(segs)-1]
+			if len(s.offs) < 2 {
+				t.Fatalf("setup: %d records in the last segment", len(s.offs))
+			}
+			mustFlip(t, s.path, c.off(s), c.mask)
+			mustCorrupt(t, dir)
+		})
+	}
 }
 
 // ---- 9. concurrency ----
