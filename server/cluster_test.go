@@ -265,6 +265,15 @@ func TestClusterSnapshotInterval(t *testing.T) {
 			t.Fatalf("SET: %v", err)
 		}
 	}
+	// A node snapshots only with SnapshotThreshold entries since its last
+	// snapshot: one taken during the writes just below index 100 would
+	// leave too few after it for another. As many writes again after them
+	// make sure every node snapshots past them.
+	for i := range int(opts.SnapshotThreshold) {
+		if err := leader.Client().Set(ctx, fmt.Sprintf("si:after:%d", i), i, 0).Err(); err != nil {
+			t.Fatalf("SET: %v", err)
+		}
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for _, nd := range c.Nodes {
 		for {
