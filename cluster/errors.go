@@ -25,4 +25,8 @@ var (
 	// ErrNotReady is returned by reads on a new leader that has not yet applied an
 	// entry of its own term.
 	ErrNotReady = errors.New("cluster: leader not ready")
+	// ErrDiskFull is returned by the leader for a write that adds data while
+	// its data directory's file system has less than Config.MinFreeDisk free
+	// (disk.go). Nothing was proposed.
+	ErrDiskFull = errors.New("cluster: disk almost full")
 )

@@ -111,6 +111,9 @@ type Config struct {
 	// LeaderWait is how long a write or read waits for a leader to appear
 	// before failing with ErrNoLeader.
 	LeaderWait time.Duration
+	// MinFreeDisk is the free space, in bytes, below which the leader
+	// refuses writes that add data (disk.go); 0 turns the floor off.
+	MinFreeDisk int64
 
 	// Set by tests: how often the log bound is checked, and the Raft log's
 	// segment size (0: raftlog's default).
@@ -204,6 +207,8 @@ type Node struct {
 	closeErr  error
 	stop      chan struct{}
 	wg        sync.WaitGroup
+
+	disk diskGuard // Config.MinFreeDisk's floor (disk.go)
 }
 
 // New opens the Raft stores under cfg.Dir, starts Raft with f as its state
@@ -329,6 +334,11 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 	go n.batch.run()
 	n.wg.Add(1)
 	go n.expiryLoop()
+	if cfg.MinFreeDisk > 0 {
+		n.checkDisk() // before the first write
+		n.wg.Add(1)
+		go n.watchDisk(diskCheckEvery)
+	}
 	if cfg.LogMaxBytes > 0 {
 		n.wg.Add(1)
 		go n.boundLog(cfg.logBoundEvery)
@@ -476,7 +486,20 @@ func (n *Node) Stats() map[string]string {
 	s["relay_calls"] = fmt.Sprint(n.relay.calls.Load())
 	s["log_bytes"] = fmt.Sprint(n.store.log.Bytes())
 	s["log_bound_snapshots"] = fmt.Sprint(n.logBoundSnapshots.Load())
+	if n.cfg.MinFreeDisk > 0 {
+		free, low := n.DiskFree()
+		s["disk_free_bytes"] = fmt.Sprint(free)
+		s["disk_min_free_bytes"] = fmt.Sprint(n.cfg.MinFreeDisk)
+		s["disk_low"] = fmt.Sprint(b2i(low))
+	}
 	return s
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // LogSyncStats describes the fdatasync calls that made this node's Raft

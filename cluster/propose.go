@@ -66,12 +66,12 @@ type AsyncProposal struct {
 // proposed at the same moment in their order, so a caller with many (an
 // event loop's round) wakes it once rather than once per command. It
 // returns false without queueing anything when the node cannot take them
-// that way (a follower, a full queue, a stopping node): the caller proposes
-// with Propose instead. Errors are Propose's, without its retries: a
-// retryable one (ErrNotLeader, ErrNoLeader) means that command was not
-// applied.
+// that way (a follower, a full queue, a stopping node, a disk below
+// Config.MinFreeDisk): the caller proposes with Propose instead. Errors are
+// Propose's, without its retries: a retryable one (ErrNotLeader,
+// ErrNoLeader) means that command was not applied.
 func (n *Node) ProposeAsync(ps []AsyncProposal) bool {
-	if n.closing.Load() || n.raft.State() != raft.Leader {
+	if n.closing.Load() || n.raft.State() != raft.Leader || n.disk.low.Load() {
 		return false
 	}
 	return n.batch.proposeAsync(ps)
@@ -102,6 +102,9 @@ func (n *Node) ProposeLocal(ctx context.Context, cmd []byte) ([]byte, error) {
 func (n *Node) applyLocal(c *fsm.Command, timeout time.Duration) (fsm.Result, error) {
 	if n.raft.State() != raft.Leader {
 		return fsm.Result{}, ErrNotLeader
+	}
+	if err := n.refuseForDisk(c); err != nil {
+		return fsm.Result{}, err
 	}
 	return n.batch.propose(c, timeout)
 }

@@ -448,6 +448,14 @@ func infoRaft(c *client, b *infoBuilder) {
 		b.str("raft_log_bytes", v)
 		b.str("raft_log_bound_snapshots", st["log_bound_snapshots"])
 	}
+	// The free space of the data directory's file system, and whether it is
+	// below --min-free-disk-mb (the leader then refuses writes that add
+	// data); absent when there is no floor.
+	if v, ok := st["disk_free_bytes"]; ok {
+		b.str("disk_free_bytes", v)
+		b.str("disk_min_free_bytes", st["disk_min_free_bytes"])
+		b.str("disk_low", st["disk_low"])
+	}
 	ctx, cancel := context.WithTimeout(c.ctx, CommandTimeout)
 	if members, err := n.Members(ctx); err == nil {
 		b.int("raft_members", int64(len(members)))

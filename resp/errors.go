@@ -19,6 +19,7 @@ const (
 	ErrTextNotReady       = "TRYAGAIN the leader is not ready to serve reads yet"
 	ErrTextShuttingDown   = "ERR the node is shutting down"
 	ErrTextUnknownNode    = "ERR unknown node"
+	ErrTextDiskFull       = "MISCONF Disk almost full on the leader: writes that add data are refused until its data directory has --min-free-disk-mb free; reads and deletes still work"
 	ErrTextInternal       = "ERR internal error"
 )
 
@@ -52,6 +53,7 @@ var errorTable = []struct {
 	{cluster.ErrNotReady, ErrTextNotReady},
 	{cluster.ErrClosed, ErrTextShuttingDown},
 	{cluster.ErrUnknownNode, ErrTextUnknownNode},
+	{cluster.ErrDiskFull, ErrTextDiskFull},
 	{fsm.ErrWrongType, fsm.ErrTextWrongType},
 	{fsm.ErrCorruptValue, fsm.ErrTextCorruptValue},
 	// A proposal recorded for a transaction; its reply is discarded.

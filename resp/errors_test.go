@@ -27,6 +27,7 @@ func TestErrorText(t *testing.T) {
 		{"not ready", cluster.ErrNotReady, false, ErrTextNotReady},
 		{"closed", cluster.ErrClosed, false, ErrTextShuttingDown},
 		{"unknown node", fmt.Errorf("%w: n9", cluster.ErrUnknownNode), false, ErrTextUnknownNode},
+		{"disk full", cluster.ErrDiskFull, true, ErrTextDiskFull},
 		{"wrong type", fsm.ErrWrongType, false, fsm.ErrTextWrongType},
 		{"corrupt value", fsm.ErrCorruptValue, false, fsm.ErrTextCorruptValue},
 		{"write deadline", context.DeadlineExceeded, true, ErrTextUnknownOutcome},

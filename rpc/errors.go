@@ -26,6 +26,7 @@ import (
 //	cluster.ErrUnknownOutcome Unknown             proposed, outcome unknown: may have been applied
 //	cluster.ErrTimeout        DeadlineExceeded    timed out before anything was proposed
 //	cluster.ErrUnknownNode    NotFound            no member with that ID
+//	cluster.ErrDiskFull       ResourceExhausted   the leader's disk is below its floor; nothing proposed
 var errorTable = []struct {
 	err  error
 	code codes.Code
@@ -37,6 +38,7 @@ var errorTable = []struct {
 	{cluster.ErrUnknownOutcome, codes.Unknown},
 	{cluster.ErrTimeout, codes.DeadlineExceeded},
 	{cluster.ErrUnknownNode, codes.NotFound},
+	{cluster.ErrDiskFull, codes.ResourceExhausted},
 }
 
 // toStatus translates an error returned by the local node into the error a gRPC

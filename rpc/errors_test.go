@@ -25,6 +25,7 @@ func TestToStatus(t *testing.T) {
 		{cluster.ErrUnknownOutcome, codes.Unknown},
 		{cluster.ErrTimeout, codes.DeadlineExceeded},
 		{cluster.ErrUnknownNode, codes.NotFound},
+		{cluster.ErrDiskFull, codes.ResourceExhausted},
 		{fmt.Errorf("apply: %w", cluster.ErrNotLeader), codes.FailedPrecondition},
 		{context.DeadlineExceeded, codes.DeadlineExceeded},
 		{context.Canceled, codes.Canceled},

@@ -207,6 +207,7 @@ var sentinels = []error{
 	cluster.ErrUnknownNode,
 	cluster.ErrClosed,
 	cluster.ErrNotReady,
+	cluster.ErrDiskFull,
 }
 
 func TestProposeRoundTrip(t *testing.T) {

@@ -87,6 +87,11 @@ type Config struct {
 	// past it the node snapshots and keeps fewer entries behind the snapshot.
 	// 0: no byte bound.
 	RaftLogMaxMB int64 `json:"raft-log-max-mb"`
+	// MinFreeDiskMB is the free space, in MiB, of the data directory's file
+	// system below which the leader refuses writes that add data, so that
+	// the replicas, filling up together, never run out of space while they
+	// apply committed entries (cluster.Config.MinFreeDisk). 0: no floor.
+	MinFreeDiskMB int64 `json:"min-free-disk-mb"`
 
 	Logger *slog.Logger `json:"-"`
 }
@@ -125,8 +130,12 @@ func DefaultConfig() Config {
 		ReadConsistency:     DefaultReadConsistency,
 		RESPEventLoop:       runtime.GOOS == "linux",
 		RaftLogMaxMB:        cluster.DefaultLogMaxBytes >> 20,
+		MinFreeDiskMB:       DefaultMinFreeDiskMB,
 	}
 }
+
+// DefaultMinFreeDiskMB is --min-free-disk-mb's default.
+const DefaultMinFreeDiskMB = 256
 
 // Validate checks the configuration and names the offending flag.
 func (c *Config) Validate() error {
@@ -168,6 +177,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RaftLogMaxMB != 0 && (c.RaftLogMaxMB < minRaftLogMaxMB || c.RaftLogMaxMB > 1<<24) {
 		return fmt.Errorf("--raft-log-max-mb: %d is out of range (0 for no byte bound, or %d to 16777216)", c.RaftLogMaxMB, minRaftLogMaxMB)
+	}
+	if c.MinFreeDiskMB < 0 || c.MinFreeDiskMB > 1<<20 {
+		return fmt.Errorf("--min-free-disk-mb: %d is out of range (0 for no floor, or up to 1048576)", c.MinFreeDiskMB)
 	}
 	if c.SnapshotInterval != 0 && (c.SnapshotInterval < minSnapshotInterval || c.SnapshotInterval > maxSnapshotInterval) {
 		return fmt.Errorf("--snapshot-interval: %s is out of range (0 for the default, or %s to %s)", c.SnapshotInterval, minSnapshotInterval, maxSnapshotInterval)
@@ -286,6 +298,7 @@ func New(cfg Config) (_ *Server, err error) {
 		TrailingLogs:       cfg.TrailingLogs,
 		SnapshotInterval:   cfg.SnapshotInterval,
 		LogMaxBytes:        raftLogMaxBytes(cfg.RaftLogMaxMB),
+		MinFreeDisk:        cfg.MinFreeDiskMB << 20,
 	}, s.fsm)
 	if err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ import (
 
 	"github.com/riot-kv/riot-redis/cluster"
 	"github.com/riot-kv/riot-redis/internal/testcluster"
+	"github.com/riot-kv/riot-redis/server"
 )
 
 func TestParseConfigDefaultsAndErrors(t *testing.T) {
@@ -48,6 +49,12 @@ func TestParseConfigDefaultsAndErrors(t *testing.T) {
 	if cfg, err = parseConfig([]string{"--raft-log-max-mb=0"}, &bytes.Buffer{}); err != nil || cfg.RaftLogMaxMB != 0 {
 		t.Fatalf("--raft-log-max-mb=0 (no byte bound): %+v, %v", cfg, err)
 	}
+	if cfg, err = parseConfig(nil, &bytes.Buffer{}); err != nil || cfg.MinFreeDiskMB != server.DefaultMinFreeDiskMB {
+		t.Fatalf("--min-free-disk-mb default: %d, %v; want %d", cfg.MinFreeDiskMB, err, server.DefaultMinFreeDiskMB)
+	}
+	if cfg, err = parseConfig([]string{"--min-free-disk-mb", "0"}, &bytes.Buffer{}); err != nil || cfg.MinFreeDiskMB != 0 {
+		t.Fatalf("--min-free-disk-mb 0 (no floor): %+v, %v", cfg, err)
+	}
 
 	bad := []struct {
 		args []string
@@ -59,6 +66,9 @@ func TestParseConfigDefaultsAndErrors(t *testing.T) {
 		{[]string{"--engine-cache-mb", "lots"}, "engine-cache-mb"},
 		{[]string{"--engine-write-behind-mb", "-1"}, "--engine-write-behind-mb"},
 		{[]string{"--engine-write-behind-mb", "99999"}, "--engine-write-behind-mb"},
+		{[]string{"--min-free-disk-mb", "-1"}, "--min-free-disk-mb"},
+		{[]string{"--min-free-disk-mb", "2000000"}, "--min-free-disk-mb"},
+		{[]string{"--min-free-disk-mb", "x"}, "min-free-disk-mb"},
 		{[]string{"--snapshot-threshold", "-1"}, "snapshot-threshold"},
 		{[]string{"--trailing-logs", "many"}, "trailing-logs"},
 		{[]string{"--raft-log-max-mb", "8"}, "--raft-log-max-mb"},

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -50,6 +51,11 @@ type Options struct {
 	// NoWriteBehind turns the engine's write-behind buffer off: every
 	// applied entry is its own engine write.
 	NoWriteBehind bool
+	// Dir, when set, holds the nodes' data directories (one fresh
+	// directory each); otherwise each node gets a test temp directory.
+	Dir string
+	// MinFreeDiskMB, when positive, is the nodes' --min-free-disk-mb.
+	MinFreeDiskMB int64
 }
 
 // New starts an n-node cluster: node 0 bootstraps, the others join it through
@@ -72,6 +78,16 @@ func NodeConfig(t testing.TB, name string, join []string, opts Options) server.C
 	cfg := server.DefaultConfig()
 	cfg.ID = name
 	cfg.Dir = t.TempDir()
+	if opts.Dir != "" {
+		dir, err := os.MkdirTemp(opts.Dir, name+"-")
+		if err != nil {
+			t.Fatalf("node dir: %v", err)
+		}
+		cfg.Dir = dir
+	}
+	if opts.MinFreeDiskMB > 0 {
+		cfg.MinFreeDiskMB = opts.MinFreeDiskMB
+	}
 	cfg.RESPAddr = FreeAddr(t)
 	cfg.RaftAddr = FreeAddr(t)
 	cfg.RPCAddr = FreeAddr(t)
