@@ -26,7 +26,7 @@ var (
 	// entry of its own term.
 	ErrNotReady = errors.New("cluster: leader not ready")
 	// ErrDiskFull is returned by the leader for a write that adds data while
-	// its data directory's file system has less than Config.MinFreeDisk free
-	// (disk.go). Nothing was proposed.
+	// its own disk, or a member's (a raised disk alarm), has less than its
+	// Config.MinFreeDisk free (disk.go). Nothing was proposed.
 	ErrDiskFull = errors.New("cluster: disk almost full")
 )

@@ -334,11 +334,9 @@ func New(cfg Config, f *fsm.FSM) (*Node, error) {
 	go n.batch.run()
 	n.wg.Add(1)
 	go n.expiryLoop()
-	if cfg.MinFreeDisk > 0 {
-		n.checkDisk() // before the first write
-		n.wg.Add(1)
-		go n.watchDisk(diskCheckEvery)
-	}
+	n.checkDisk() // before the first write
+	n.wg.Add(1)
+	go n.watchDisk(diskCheckEvery)
 	if cfg.LogMaxBytes > 0 {
 		n.wg.Add(1)
 		go n.boundLog(cfg.logBoundEvery)
@@ -492,6 +490,7 @@ func (n *Node) Stats() map[string]string {
 		s["disk_min_free_bytes"] = fmt.Sprint(n.cfg.MinFreeDisk)
 		s["disk_low"] = fmt.Sprint(b2i(low))
 	}
+	s["disk_alarms"] = strings.Join(n.DiskAlarms(), ",")
 	return s
 }
 

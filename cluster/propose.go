@@ -66,12 +66,12 @@ type AsyncProposal struct {
 // proposed at the same moment in their order, so a caller with many (an
 // event loop's round) wakes it once rather than once per command. It
 // returns false without queueing anything when the node cannot take them
-// that way (a follower, a full queue, a stopping node, a disk below
-// Config.MinFreeDisk): the caller proposes with Propose instead. Errors are
+// that way (a follower, a full queue, a stopping node, a disk alarm): the
+// caller proposes with Propose instead. Errors are
 // Propose's, without its retries: a retryable one (ErrNotLeader,
 // ErrNoLeader) means that command was not applied.
 func (n *Node) ProposeAsync(ps []AsyncProposal) bool {
-	if n.closing.Load() || n.raft.State() != raft.Leader || n.disk.low.Load() {
+	if n.closing.Load() || n.raft.State() != raft.Leader || n.diskLow() {
 		return false
 	}
 	return n.batch.proposeAsync(ps)

@@ -21,6 +21,7 @@ func sampleCommands() map[string]*Command {
 		"incrby-min":  NewIncrBy([]byte("n"), math.MinInt64),
 		"setnode":     NewSetNode(NodeMeta{ID: "n1", RaftAddr: "127.0.0.1:12000", RESPAddr: "127.0.0.1:6379", RPCAddr: "r", HTTPAddr: "h"}),
 		"removenode":  NewRemoveNode("n1"),
+		"diskalarm":   NewDiskAlarm("n1", true),
 	}
 }
 

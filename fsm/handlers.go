@@ -216,6 +216,10 @@ func applyRemoveNode(t *txn, c *Command) Result {
 	if len(c.Args[0]) == 0 {
 		return errResult(ErrTextInvalidNode)
 	}
+	ak := alarmKey(c.Args[0])
+	if _, found := t.get(ak); found {
+		t.del(ak) // a removed node's disk no longer counts
+	}
 	k := nodeKey(c.Args[0])
 	if _, found := t.get(k); !found {
 		return intResult(0)

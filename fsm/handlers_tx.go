@@ -67,7 +67,7 @@ func (f *FSM) Eval(c *Command, nowMs int64) (Result, error) {
 
 // notInMulti marks the ops an OpMulti must not nest: itself, and the node
 // metadata ops, which belong to membership changes.
-var notInMulti = [256]bool{OpMulti: true, OpSetNode: true, OpRemoveNode: true}
+var notInMulti = [256]bool{OpMulti: true, OpSetNode: true, OpRemoveNode: true, OpDiskAlarm: true}
 
 // applyMulti applies one EXEC. Everything is checked before anything runs: a
 // watch set or nested command that does not decode, an unknown, forbidden or

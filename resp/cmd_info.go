@@ -449,12 +449,16 @@ func infoRaft(c *client, b *infoBuilder) {
 		b.str("raft_log_bound_snapshots", st["log_bound_snapshots"])
 	}
 	// The free space of the data directory's file system, and whether it is
-	// below --min-free-disk-mb (the leader then refuses writes that add
-	// data); absent when there is no floor.
+	// below --min-free-disk-mb (absent when there is no floor); the members
+	// whose disk alarm is raised (the leader then refuses writes that add
+	// data).
 	if v, ok := st["disk_free_bytes"]; ok {
 		b.str("disk_free_bytes", v)
 		b.str("disk_min_free_bytes", st["disk_min_free_bytes"])
 		b.str("disk_low", st["disk_low"])
+	}
+	if v, ok := st["disk_alarms"]; ok {
+		b.str("disk_alarms", v)
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, CommandTimeout)
 	if members, err := n.Members(ctx); err == nil {

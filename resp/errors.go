@@ -19,7 +19,7 @@ const (
 	ErrTextNotReady       = "TRYAGAIN the leader is not ready to serve reads yet"
 	ErrTextShuttingDown   = "ERR the node is shutting down"
 	ErrTextUnknownNode    = "ERR unknown node"
-	ErrTextDiskFull       = "MISCONF Disk almost full on the leader: writes that add data are refused until its data directory has --min-free-disk-mb free; reads and deletes still work"
+	ErrTextDiskFull       = "MISCONF Disk almost full on a cluster node: writes that add data are refused until every node's data directory has --min-free-disk-mb free; reads and deletes still work"
 	ErrTextInternal       = "ERR internal error"
 )
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -51,8 +52,10 @@ type Options struct {
 	// NoWriteBehind turns the engine's write-behind buffer off: every
 	// applied entry is its own engine write.
 	NoWriteBehind bool
-	// Dir, when set, holds the nodes' data directories (one fresh
-	// directory each); otherwise each node gets a test temp directory.
+	// Dir, when set, holds the nodes' data directories, each named after
+	// its node (node1, node2, ...; made if missing, so a test can mount a
+	// file system there first); otherwise each node gets a test temp
+	// directory.
 	Dir string
 	// MinFreeDiskMB, when positive, is the nodes' --min-free-disk-mb.
 	MinFreeDiskMB int64
@@ -79,11 +82,10 @@ func NodeConfig(t testing.TB, name string, join []string, opts Options) server.C
 	cfg.ID = name
 	cfg.Dir = t.TempDir()
 	if opts.Dir != "" {
-		dir, err := os.MkdirTemp(opts.Dir, name+"-")
-		if err != nil {
+		cfg.Dir = filepath.Join(opts.Dir, name)
+		if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 			t.Fatalf("node dir: %v", err)
 		}
-		cfg.Dir = dir
 	}
 	if opts.MinFreeDiskMB > 0 {
 		cfg.MinFreeDiskMB = opts.MinFreeDiskMB
