@@ -57,6 +57,8 @@ var errorTable = []apiError{
 	{cluster.ErrTimeout, http.StatusGatewayTimeout, CodeTimeout, "timeout", "the cluster did not answer in time; nothing was applied"},
 	{cluster.ErrUnknownNode, http.StatusNotFound, CodeNotFound, "unknown_node", ""},
 	{cluster.ErrClosed, http.StatusServiceUnavailable, CodeServer, "shutting_down", "the node is shutting down"},
+	{cluster.ErrDiskFull, http.StatusInsufficientStorage, CodeServer, "disk_full",
+		"disk almost full on a cluster node: writes that add data are refused until every node's data directory has --min-free-disk-mb free; nothing was applied"},
 	{fsm.ErrWrongType, http.StatusBadRequest, CodeOperation, "wrong_type", fsm.ErrTextWrongType},
 }
 

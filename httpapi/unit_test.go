@@ -30,6 +30,7 @@ func TestTranslate(t *testing.T) {
 		{ErrBodyTooLarge, true, http.StatusRequestEntityTooLarge, CodeOperation, "body_too_large"},
 		{fmt.Errorf("%w: %s", ErrOperation, fsm.ErrTextNotInteger), true, http.StatusBadRequest, CodeOperation, "operation_error"},
 		{cluster.ErrNoLeader, true, http.StatusServiceUnavailable, CodeTimeout, "no_leader"},
+		{cluster.ErrDiskFull, true, http.StatusInsufficientStorage, CodeServer, "disk_full"},
 		{cluster.ErrNotLeader, false, http.StatusServiceUnavailable, CodeTimeout, "no_leader"},
 		{cluster.ErrNotReady, false, http.StatusServiceUnavailable, CodeTimeout, "not_ready"},
 		{cluster.ErrTimeout, false, http.StatusGatewayTimeout, CodeTimeout, "timeout"},
