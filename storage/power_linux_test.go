@@ -20,15 +20,20 @@ import (
 // before manifestSync, the first power failure left CURRENT naming a
 // manifest without its content, and the engine could not open ("manifest
 // corrupted") or, without fsync, was dropped for Raft to rebuild. Now each
-// open keeps every synced write: all of them for a synced leveldb engine and
-// for bolt, and for a NoSync leveldb engine a prefix of its batches, at
-// least up to its last Replace, whose last write is synced. Nothing is
-// logged: no generation is dropped.
+// open keeps every synced write: all of them for a synced engine, and for
+// a NoSync engine a prefix of its batches, at least up to its last Replace,
+// whose last write is synced. Nothing is logged: no generation is dropped.
+//
+// Not bolt: bbolt reads its file through mmap, and a page fault on a FUSE
+// mount this process serves can wait for ever (the Go runtime stops every
+// goroutine for a collection and waits for the faulting one, which waits for
+// the server's goroutines). Run in its own process, as the fault suite runs
+// nodes, it would be safe.
 func TestEnginePowerFailure(t *testing.T) {
 	for _, tc := range []struct {
 		engine string
 		noSync bool
-	}{{EngineLevelDB, false}, {EngineLevelDB, true}, {EngineBolt, false}} {
+	}{{EngineLevelDB, false}, {EngineLevelDB, true}} {
 		noSync := tc.noSync
 		t.Run(fmt.Sprintf("%s/nosync=%v", tc.engine, noSync), func(t *testing.T) {
 			backing, mnt := t.TempDir(), t.TempDir()

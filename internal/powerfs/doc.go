@@ -30,5 +30,8 @@
 //     implemented, which the kernel learns from a probe file at mount), so
 //     a process that serves its own mount can exit with files open on it.
 //
-// It needs Linux, /dev/fuse and the right to mount (root).
+// It needs Linux, /dev/fuse and the right to mount (root). A process must not
+// mmap files on a mount it serves itself: a page fault there can wait for ever
+// for server goroutines that a stop-the-world collection has stopped (bbolt
+// does this; tests run such programs in processes of their own).
 package powerfs
