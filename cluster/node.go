@@ -111,8 +111,9 @@ type Config struct {
 	// LeaderWait is how long a write or read waits for a leader to appear
 	// before failing with ErrNoLeader.
 	LeaderWait time.Duration
-	// MinFreeDisk is the free space, in bytes, below which the leader
-	// refuses writes that add data (disk.go); 0 turns the floor off.
+	// MinFreeDisk is the free space, in bytes, below which the node raises
+	// its disk alarm and the leader refuses writes that add data (disk.go);
+	// 0 turns the floor off (the node still honours other members' alarms).
 	MinFreeDisk int64
 
 	// Set by tests: how often the log bound is checked, and the Raft log's

@@ -67,9 +67,9 @@ type AsyncProposal struct {
 // event loop's round) wakes it once rather than once per command. It
 // returns false without queueing anything when the node cannot take them
 // that way (a follower, a full queue, a stopping node, a disk alarm): the
-// caller proposes with Propose instead. Errors are
-// Propose's, without its retries: a retryable one (ErrNotLeader,
-// ErrNoLeader) means that command was not applied.
+// caller proposes with Propose instead. Errors are Propose's, without its
+// retries: a retryable one (ErrNotLeader, ErrNoLeader) means that command
+// was not applied.
 func (n *Node) ProposeAsync(ps []AsyncProposal) bool {
 	if n.closing.Load() || n.raft.State() != raft.Leader || n.diskLow() {
 		return false
