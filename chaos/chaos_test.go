@@ -92,8 +92,11 @@ func TestChaos(t *testing.T) {
 				return firstErr(
 					atLeast("pauses", int64(r.Count("pause")), 2),
 					atLeast("resumes", int64(r.Count("resume")), 2),
-					atLeast("leader changes", r.LeaderChanges, 1),
-					atLeast("failed or unknown requests", r.Errors(), 1))
+					// Not a failed request: the paused leader's clients
+					// wait, and once it resumes deposed their requests can
+					// all succeed through the new leader (a CI run saw
+					// 5,586 of 5,586).
+					atLeast("leader changes", r.LeaderChanges, 1))
 			},
 		}},
 		{"membership", harness.Scenario{
