@@ -68,7 +68,7 @@ func TestChaos(t *testing.T) {
 			Seed:     fixedSeed(102),
 			Duration: 14 * time.Second,
 			Schedule: fixed(
-				step(ms(1500), ms(2500), &harness.Kill{Target: harness.LeaderNode}),
+				step(ms(1500), ms(4000), &harness.Kill{Target: harness.LeaderNode}), // 4 s: see engine-damage
 				step(ms(1500), ms(2500), &harness.Kill{Target: harness.AnyNode}),
 			),
 			Expect: func(r *harness.Round) error {
