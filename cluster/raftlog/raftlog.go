@@ -35,6 +35,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -616,6 +617,12 @@ func (l *Log) syncError() error {
 // syncs the segment holding it (earlier segments were synced when the next
 // one was made) and publishes that end as durable, unless entries were
 // deleted meanwhile (the generation changed): then the next round decides.
+// syncHold, set by tests, makes the DeferSync syncer wait for the channel
+// to close before its next sync, so that entries written meanwhile stay
+// unsynced (the power-failure test needs a tail that is certainly not on
+// disk).
+var syncHold atomic.Pointer[chan struct{}]
+
 func (l *Log) syncLoop() {
 	defer close(l.syncDone)
 	for {
@@ -623,6 +630,9 @@ func (l *Log) syncLoop() {
 		case <-l.kick:
 		case <-l.quit:
 			return
+		}
+		if hold := syncHold.Load(); hold != nil {
+			<-*hold // tests: entries stay unsynced until the channel closes
 		}
 		l.mu.RLock()
 		s, target, gen := l.tail(), l.last, l.gen
