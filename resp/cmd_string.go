@@ -13,11 +13,14 @@ func registerStringCommands(t *table) {
 	t.register(&command{name: "set", arity: -3, flags: flagWrite, firstKey: 1, lastKey: 1, keyStep: 1, handler: cmdSet})
 	t.register(&command{name: "del", arity: -2, flags: flagWrite, firstKey: 1, lastKey: -1, keyStep: 1, handler: cmdDel})
 	t.register(&command{name: "exists", arity: -2, flags: flagRead | flagFast, firstKey: 1, lastKey: -1, keyStep: 1, handler: cmdExists})
+	// TOUCH answers as EXISTS: Riot keeps no access times to update.
+	t.register(&command{name: "touch", arity: -2, flags: flagRead | flagFast, firstKey: 1, lastKey: -1, keyStep: 1, handler: cmdExists})
 	t.register(&command{name: "incr", arity: 2, flags: flagWrite | flagFast, firstKey: 1, lastKey: 1, keyStep: 1, handler: cmdIncr})
 	t.register(&command{name: "decr", arity: 2, flags: flagWrite | flagFast, firstKey: 1, lastKey: 1, keyStep: 1, handler: cmdDecr})
 	t.register(&command{name: "incrby", arity: 3, flags: flagWrite | flagFast, firstKey: 1, lastKey: 1, keyStep: 1, handler: cmdIncrBy})
 	t.register(&command{name: "decrby", arity: 3, flags: flagWrite | flagFast, firstKey: 1, lastKey: 1, keyStep: 1, handler: cmdDecrBy})
 	registerMoreStringCommands(t)
+	registerBitCommands(t)
 }
 
 // GET key

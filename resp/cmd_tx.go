@@ -114,6 +114,10 @@ var txReads = map[string]txRead{
 	"expiretime":  {build: buildTTL(fsm.TTLSeconds | fsm.TTLAbsolute)},
 	"pexpiretime": {build: buildTTL(fsm.TTLAbsolute)},
 	"dbsize":      {build: func([][]byte) (*fsm.Command, string) { return fsm.NewDBSize(), "" }},
+	"touch":       {build: func(a [][]byte) (*fsm.Command, string) { return fsm.NewExists(a[1:]...), "" }},
+	"getbit":      txBitRead(answerGetBit),
+	"bitcount":    txBitRead(answerBitCount),
+	"bitpos":      txBitRead(answerBitPos),
 }
 
 func buildTTL(flags byte) func([][]byte) (*fsm.Command, string) {

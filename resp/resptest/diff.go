@@ -434,7 +434,7 @@ func (g *cmdGen) value() string {
 	case 2:
 		return strings.Repeat(g.pick("x", "ab", "é"), g.rng.IntN(6))
 	}
-	return g.pick("", "hello", " 1", "1 ", "0x10", "+5", "-0", "00012", "1_000", "1e3", "\x00", "12abc")
+	return g.pick("", "hello", " 1", "1 ", "0x10", "+5", "-0", "00012", "1_000", "1e3", "\x00", "12abc", "\xff", "\xff\xff\x7f", "\x00\x00\x01")
 }
 
 func (g *cmdGen) integer() string {
@@ -609,7 +609,7 @@ func (g *cmdGen) slip(args []string) []string {
 
 func (g *cmdGen) command() []string {
 	k := g.key()
-	switch g.rng.IntN(40) {
+	switch g.rng.IntN(45) {
 	case 0, 1, 2:
 		return []string{g.pick("GET", "get"), k}
 	case 3, 4, 5:
@@ -701,6 +701,34 @@ func (g *cmdGen) command() []string {
 			return []string{g.pick("FLUSHDB", "FLUSHALL")}
 		}
 		return []string{"EXISTS", k}
+	case 39:
+		// No large valid offsets: both servers would build 512 MiB values.
+		return []string{"SETBIT", k, g.pick("0", "1", "7", "8", "13", "63", "-1", "x", "4294967296"), g.pick("0", "1", "1", "2", "-1", "x")}
+	case 40:
+		return []string{"GETBIT", k, g.pick("0", "1", "7", "9", "63", "-1", "x", "4294967295", "4294967296")}
+	case 41:
+		args := []string{"BITCOUNT", k}
+		switch g.rng.IntN(4) {
+		case 1:
+			args = append(args, g.offset(), g.offset())
+		case 2:
+			args = append(args, g.offset(), g.offset(), g.pick("BIT", "byte", "bit", "BOGUS"))
+		case 3:
+			args = append(args, g.offset())
+		}
+		return args
+	case 42:
+		args := []string{"BITPOS", k, g.pick("0", "1", "1", "2", "x")}
+		n := g.rng.IntN(4)
+		for range n {
+			args = append(args, g.offset())
+		}
+		if n == 2 && g.rng.IntN(2) == 0 {
+			args = append(args, g.pick("BIT", "byte", "bit", "BOGUS"))
+		}
+		return args
+	case 43:
+		return append([]string{"TOUCH"}, g.keys(1)...)
 	}
 	return []string{g.pick("NOSUCHCMD", "GETX", "SETT"), k}
 }

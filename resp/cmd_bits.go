@@ -1,0 +1,197 @@
+package resp
+
+import (
+	"github.com/riot-kv/riot-redis/fsm"
+)
+
+// The bit commands on string values: SETBIT, GETBIT, BITCOUNT, BITPOS.
+// Their argument checks follow Redis 7.0 step by step, including the order
+// in which a missing key, a wrong type and a bad argument are reported
+// (BITCOUNT and BITPOS look the key up before they parse their range).
+
+const errTextBitArg = "ERR The bit argument must be 1 or 0."
+
+func registerBitCommands(t *table) {
+	key1 := func(c *command) *command { c.firstKey, c.lastKey, c.keyStep = 1, 1, 1; return c }
+	t.register(key1(&command{name: "setbit", arity: 4, flags: flagWrite, handler: cmdSetBit}))
+	t.register(key1(&command{name: "getbit", arity: 3, flags: flagRead | flagFast, handler: cmdGetBit}))
+	t.register(key1(&command{name: "bitcount", arity: -2, flags: flagRead, handler: cmdBitCount}))
+	t.register(key1(&command{name: "bitpos", arity: -3, flags: flagRead, handler: cmdBitPos}))
+}
+
+// stringRead reads the string value a bit command works on: found is false
+// for a missing key; ok is false when the read failed and its error reply
+// is written (WRONGTYPE, or the node's error). Outside MULTI it reads the
+// state machine; inside, it hands over the result of the GET the
+// transaction ran for the command (txBitRead).
+type stringRead func() (val []byte, found, ok bool)
+
+func (c *client) stringReader(key []byte) stringRead {
+	return func() ([]byte, bool, bool) {
+		val, found, err := c.readString(key)
+		if err != nil {
+			c.writeError(err, false)
+			return nil, false, false
+		}
+		return val, found, true
+	}
+}
+
+// txBitRead is the transactional form of a bit read: a GET of its key, whose
+// result answer turns into the reply.
+func txBitRead(answer func(c *client, args [][]byte, read stringRead)) txRead {
+	return txRead{
+		build: func(a [][]byte) (*fsm.Command, string) { return fsm.NewGet(a[1]), "" },
+		reply: func(c *client, a [][]byte, r fsm.Result) {
+			answer(c, a, func() ([]byte, bool, bool) {
+				switch r.Kind {
+				case fsm.ResultBulk:
+					return r.Bulk, true, true
+				case fsm.ResultNil:
+					return nil, false, true
+				}
+				writeResult(c.conn, r)
+				return nil, false, false
+			})
+		},
+	}
+}
+
+// bitOffset parses a SETBIT or GETBIT offset: an integer whose byte falls
+// within proto-max-bulk-len (and within fsm.MaxBitOffset).
+func (c *client) bitOffset(b []byte) (int64, bool) {
+	off, ok := parseInt(b)
+	if !ok || off < 0 || off>>3 >= c.srv.cfg.MaxValueSize || off > fsm.MaxBitOffset {
+		return 0, false
+	}
+	return off, true
+}
+
+// SETBIT key offset value
+func cmdSetBit(c *client, args [][]byte) {
+	off, ok := c.bitOffset(args[2])
+	if !ok {
+		c.conn.WriteError(fsm.ErrTextBitOffset)
+		return
+	}
+	v, ok := parseInt(args[3])
+	if !ok || v&^1 != 0 {
+		c.conn.WriteError(fsm.ErrTextBitValue)
+		return
+	}
+	c.propose(fsm.NewSetBit(args[1], off, v == 1))
+}
+
+// GETBIT key offset
+func cmdGetBit(c *client, args [][]byte) { answerGetBit(c, args, c.stringReader(args[1])) }
+
+func answerGetBit(c *client, args [][]byte, read stringRead) {
+	off, ok := c.bitOffset(args[2])
+	if !ok {
+		c.conn.WriteError(fsm.ErrTextBitOffset)
+		return
+	}
+	val, _, ok := read()
+	if !ok {
+		return
+	}
+	if i := off >> 3; i < int64(len(val)) && val[i]&(0x80>>(off&7)) != 0 {
+		c.conn.WriteInt(1)
+		return
+	}
+	c.conn.WriteInt(0)
+}
+
+// BITCOUNT key [start end [BYTE|BIT]]
+func cmdBitCount(c *client, args [][]byte) { answerBitCount(c, args, c.stringReader(args[1])) }
+
+func answerBitCount(c *client, args [][]byte, read stringRead) {
+	val, found, ok := read()
+	switch {
+	case !ok:
+		return
+	case !found:
+		c.conn.WriteInt(0)
+		return
+	case len(args) == 2:
+		c.conn.WriteInt64(fsm.BitCount(val, 0, -1, false))
+		return
+	case len(args) != 4 && len(args) != 5:
+		c.conn.WriteError(errTextSyntax)
+		return
+	}
+	start, ok1 := parseInt(args[2])
+	end, ok2 := parseInt(args[3])
+	if !ok1 || !ok2 {
+		c.conn.WriteError(errTextNotInteger)
+		return
+	}
+	if start < 0 && end < 0 && start > end {
+		c.conn.WriteInt(0) // before the unit is read, as in Redis 7.0
+		return
+	}
+	bits, ok := bitUnit(args, 4)
+	if !ok {
+		c.conn.WriteError(errTextSyntax)
+		return
+	}
+	c.conn.WriteInt64(fsm.BitCount(val, start, end, bits))
+}
+
+// bitUnit parses the optional BYTE|BIT argument at args[i].
+func bitUnit(args [][]byte, i int) (bits, ok bool) {
+	switch {
+	case len(args) <= i || equalFold(args[i], "byte"):
+		return false, true
+	case equalFold(args[i], "bit"):
+		return true, true
+	}
+	return false, false
+}
+
+// BITPOS key bit [start [end [BYTE|BIT]]]
+func cmdBitPos(c *client, args [][]byte) { answerBitPos(c, args, c.stringReader(args[1])) }
+
+func answerBitPos(c *client, args [][]byte, read stringRead) {
+	bit, ok := parseInt(args[2])
+	if !ok {
+		c.conn.WriteError(errTextNotInteger)
+		return
+	}
+	if bit != 0 && bit != 1 {
+		c.conn.WriteError(errTextBitArg)
+		return
+	}
+	val, found, ok := read()
+	switch {
+	case !ok:
+		return
+	case !found: // an endless run of zeros
+		c.conn.WriteInt64(-bit)
+		return
+	case len(args) == 3:
+		c.conn.WriteInt64(fsm.BitPos(val, bit == 1, 0, -1, false, false))
+		return
+	case len(args) > 6:
+		c.conn.WriteError(errTextSyntax)
+		return
+	}
+	start, ok := parseInt(args[3])
+	if !ok {
+		c.conn.WriteError(errTextNotInteger)
+		return
+	}
+	bits, ok := bitUnit(args, 5)
+	if !ok {
+		c.conn.WriteError(errTextSyntax)
+		return
+	}
+	end := int64(-1)
+	if len(args) >= 5 {
+		if end, ok = parseInt(args[4]); !ok {
+			c.conn.WriteError(errTextNotInteger)
+			return
+		}
+	}
+	c.conn.WriteInt64(fsm.BitPos(val, bit == 1, start, end, len(args) >= 5, bits))
+}

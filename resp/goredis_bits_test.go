@@ -1,0 +1,57 @@
+package resp
+
+import (
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// TestGoRedisBitCommands drives SETBIT, GETBIT, BITCOUNT, BITPOS and TOUCH
+// through go-redis's typed API, alone and in a MULTI block.
+func TestGoRedisBitCommands(t *testing.T) {
+	s := mustServer(t, mustNode(t), Config{})
+	rdb := mustClient(t, s, nil)
+	ctx := testContext(t)
+
+	for _, off := range []int64{1, 3, 9, 30} {
+		if old, err := rdb.SetBit(ctx, "flags", off, 1).Result(); err != nil || old != 0 {
+			t.Fatalf("SETBIT flags %d 1 = %d, %v", off, old, err)
+		}
+	}
+	if v, err := rdb.Get(ctx, "flags").Bytes(); err != nil || string(v) != "\x50\x40\x00\x02" {
+		t.Fatalf("GET flags = %q, %v", v, err)
+	}
+	if b, err := rdb.GetBit(ctx, "flags", 9).Result(); err != nil || b != 1 {
+		t.Errorf("GETBIT flags 9 = %d, %v", b, err)
+	}
+	if n, err := rdb.BitCount(ctx, "flags", nil).Result(); err != nil || n != 4 {
+		t.Errorf("BITCOUNT flags = %d, %v", n, err)
+	}
+	if n, err := rdb.BitCount(ctx, "flags", &redis.BitCount{Start: 2, End: 9, Unit: "BIT"}).Result(); err != nil || n != 2 {
+		t.Errorf("BITCOUNT flags 2 9 BIT = %d, %v", n, err)
+	}
+	if p, err := rdb.BitPos(ctx, "flags", 1, 2).Result(); err != nil || p != 30 {
+		t.Errorf("BITPOS flags 1 2 = %d, %v", p, err)
+	}
+	if p, err := rdb.BitPosSpan(ctx, "flags", 0, 0, 3, "bit").Result(); err != nil || p != 0 {
+		t.Errorf("BITPOS flags 0 0 3 BIT = %d, %v", p, err)
+	}
+	if n, err := rdb.Touch(ctx, "flags", "nokey", "flags").Result(); err != nil || n != 2 {
+		t.Errorf("TOUCH = %d, %v", n, err)
+	}
+	if err := rdb.SetBit(ctx, "flags", -1, 1).Err(); err == nil || err.Error() != "ERR bit offset is not an integer or out of range" {
+		t.Errorf("SETBIT flags -1 1: %v", err)
+	}
+
+	var getBit *redis.IntCmd
+	if _, err := rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.SetBit(ctx, "flags", 30, 0)
+		getBit = p.GetBit(ctx, "flags", 30)
+		return nil
+	}); err != nil {
+		t.Fatalf("MULTI: %v", err)
+	}
+	if b, err := getBit.Result(); err != nil || b != 0 {
+		t.Errorf("GETBIT inside MULTI after SETBIT 0 = %d, %v", b, err)
+	}
+}
