@@ -104,3 +104,45 @@ func TestBitCountAndPos(t *testing.T) {
 		}
 	}
 }
+
+func TestBitOp(t *testing.T) {
+	f := mustMemFSM(t)
+	bitop := func(op byte, dest string, srcs ...string) *Command {
+		bs := make([][]byte, len(srcs))
+		for i, s := range srcs {
+			bs[i] = b(s)
+		}
+		return NewBitOp(op, b(dest), bs...)
+	}
+	apply(t, f, []step{
+		{1, set("x", "\x0f\xf0\x01", SetOptions{}), "OK"},
+		{1, set("y", "\xff", SetOptions{}), "OK"},
+		{1, set("old", "\xff\xff", SetOptions{TTL: 5}), "OK"},
+		{1, bitop(BitAnd, "and", "x", "y"), "(integer) 3"},
+		{1, bitop(BitOr, "or", "x", "y", "missing"), "(integer) 3"},
+		{1, bitop(BitXor, "xor", "y", "x"), "(integer) 3"},
+		{1, bitop(BitNot, "not", "y"), "(integer) 1"},
+		{10, bitop(BitOr, "exp", "old", "y"), "(integer) 1"}, // an expired source is empty
+		{1, set("dst", "v", SetOptions{TTL: 100}), "OK"},
+		{2, bitop(BitAnd, "dst", "y"), "(integer) 1"}, // the expiry goes
+		{3, bitop(BitOr, "dst", "missing"), "(integer) 0"},
+		{3, bitop(BitOr, "never", "missing"), "(integer) 0"},
+	})
+	checkProbes(t, f, []probe{
+		{key: "and", now: 10, val: "\x0f\x00\x00"},
+		{key: "or", now: 10, val: "\xff\xf0\x01"},
+		{key: "xor", now: 10, val: "\xf0\xf0\x01"},
+		{key: "not", now: 10, val: "\x00"},
+		{key: "exp", now: 10, val: "\xff"},
+		{key: "dst", now: 10, absent: true},
+		{key: "never", now: 10, absent: true},
+	})
+	corrupt := "(error) " + ErrTextCorruptCommand
+	apply(t, f, []step{
+		{10, bitop(BitNot, "d", "x", "y"), corrupt},
+		{10, bitop(0, "d", "x"), corrupt},
+		{10, bitop(BitNot+1, "d", "x"), corrupt},
+		{10, &Command{Op: OpBitOp, Args: [][]byte{{BitAnd, BitOr}, b("d"), b("x")}}, corrupt},
+		{10, &Command{Op: OpBitOp, Args: [][]byte{{BitAnd}, b("d")}}, corrupt},
+	})
+}

@@ -12,6 +12,23 @@ import (
 // renumber.
 const OpSetBit Op = 31
 
+// OpBitOp is BITOP AND|OR|XOR|NOT destkey key [key ...]: it stores the
+// bitwise operation of the source strings (missing keys and the bytes past a
+// shorter string count as zeros) in destkey, without an expiry, or deletes
+// destkey when every source is empty, and answers the result's length.
+// Args: the operation as one byte (BitAnd, BitOr, BitXor, BitNot), destkey,
+// then the source keys (exactly one for BitNot). Part of the replicated log
+// format: never renumber.
+const OpBitOp Op = 32
+
+// The operations of OpBitOp; part of the log format.
+const (
+	BitAnd byte = 1 + iota
+	BitOr
+	BitXor
+	BitNot
+)
+
 // MaxBitOffset is the largest bit offset SETBIT accepts: the last bit of a
 // string of MaxStringLen bytes.
 const MaxBitOffset = MaxStringLen*8 - 1
@@ -24,7 +41,9 @@ const (
 
 func init() {
 	register(OpSetBit, handler{minArgs: 3, maxArgs: 3, apply: applySetBit})
+	register(OpBitOp, handler{minArgs: 3, maxArgs: -1, apply: applyBitOp})
 	opNames[OpSetBit] = "setbit"
+	opNames[OpBitOp] = "bitop"
 }
 
 // NewSetBit returns a SETBIT command; offset must be in [0, MaxBitOffset].
@@ -77,6 +96,77 @@ func applySetBit(t *txn, c *Command) Result {
 	}
 	t.store(s, typeString, exp, buf)
 	return intResult(was)
+}
+
+// NewBitOp returns a BITOP command: op is one of BitAnd, BitOr, BitXor and
+// BitNot (which takes exactly one source).
+func NewBitOp(op byte, dest []byte, srcs ...[]byte) *Command {
+	args := make([][]byte, 0, 2+len(srcs))
+	args = append(args, []byte{op}, dest)
+	return &Command{Op: OpBitOp, Args: append(args, srcs...)}
+}
+
+func applyBitOp(t *txn, c *Command) Result {
+	op, srcKeys := c.Args[0], c.Args[2:]
+	if len(op) != 1 || op[0] < BitAnd || op[0] > BitNot || (op[0] == BitNot && len(srcKeys) != 1) {
+		return resCorrupt
+	}
+	srcs := make([][]byte, len(srcKeys))
+	maxLen := 0
+	for i, k := range srcKeys {
+		s, ok := t.lookup(k)
+		if !ok {
+			return resCorruptValue
+		}
+		if !s.live {
+			continue
+		}
+		v, errRes := stringOf(s)
+		if errRes != nil {
+			return *errRes
+		}
+		srcs[i] = v
+		maxLen = max(maxLen, len(v))
+	}
+	res := make([]byte, maxLen)
+	copy(res, srcs[0])
+	switch op[0] {
+	case BitNot:
+		for j := range res {
+			res[j] = ^res[j]
+		}
+	case BitAnd:
+		for _, v := range srcs[1:] {
+			for j := range res {
+				if j < len(v) {
+					res[j] &= v[j]
+				} else {
+					res[j] = 0
+				}
+			}
+		}
+	default:
+		for _, v := range srcs[1:] {
+			for j, b := range v {
+				if op[0] == BitOr {
+					res[j] |= b
+				} else {
+					res[j] ^= b
+				}
+			}
+		}
+	}
+	d, ok := t.lookupHeader(c.Args[1])
+	if !ok {
+		return resCorruptValue
+	}
+	switch {
+	case maxLen > 0:
+		t.store(d, typeString, 0, res)
+	case d.found:
+		t.remove(d)
+	}
+	return intResult(int64(maxLen))
 }
 
 // BitCount returns the number of set bits of v in bytes [start, end], both

@@ -9,7 +9,10 @@ import (
 // in which a missing key, a wrong type and a bad argument are reported
 // (BITCOUNT and BITPOS look the key up before they parse their range).
 
-const errTextBitArg = "ERR The bit argument must be 1 or 0."
+const (
+	errTextBitArg = "ERR The bit argument must be 1 or 0."
+	errTextBitNot = "ERR BITOP NOT must be called with a single source key."
+)
 
 func registerBitCommands(t *table) {
 	key1 := func(c *command) *command { c.firstKey, c.lastKey, c.keyStep = 1, 1, 1; return c }
@@ -17,6 +20,30 @@ func registerBitCommands(t *table) {
 	t.register(key1(&command{name: "getbit", arity: 3, flags: flagRead | flagFast, handler: cmdGetBit}))
 	t.register(key1(&command{name: "bitcount", arity: -2, flags: flagRead, handler: cmdBitCount}))
 	t.register(key1(&command{name: "bitpos", arity: -3, flags: flagRead, handler: cmdBitPos}))
+	t.register(&command{name: "bitop", arity: -4, flags: flagWrite, firstKey: 2, lastKey: -1, keyStep: 1, handler: cmdBitOp})
+}
+
+// BITOP AND|OR|XOR|NOT destkey key [key ...]
+func cmdBitOp(c *client, args [][]byte) {
+	var op byte
+	switch {
+	case equalFold(args[1], "and"):
+		op = fsm.BitAnd
+	case equalFold(args[1], "or"):
+		op = fsm.BitOr
+	case equalFold(args[1], "xor"):
+		op = fsm.BitXor
+	case equalFold(args[1], "not"):
+		op = fsm.BitNot
+	default:
+		c.conn.WriteError(errTextSyntax)
+		return
+	}
+	if op == fsm.BitNot && len(args) != 4 {
+		c.conn.WriteError(errTextBitNot)
+		return
+	}
+	c.propose(fsm.NewBitOp(op, args[2], args[3:]...))
 }
 
 // stringRead reads the string value a bit command works on: found is false

@@ -6,7 +6,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// TestGoRedisBitCommands drives SETBIT, GETBIT, BITCOUNT, BITPOS and TOUCH
+// TestGoRedisBitCommands drives SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP and TOUCH
 // through go-redis's typed API, alone and in a MULTI block.
 func TestGoRedisBitCommands(t *testing.T) {
 	s := mustServer(t, mustNode(t), Config{})
@@ -41,6 +41,22 @@ func TestGoRedisBitCommands(t *testing.T) {
 	}
 	if err := rdb.SetBit(ctx, "flags", -1, 1).Err(); err == nil || err.Error() != "ERR bit offset is not an integer or out of range" {
 		t.Errorf("SETBIT flags -1 1: %v", err)
+	}
+
+	if err := rdb.Set(ctx, "mask", "\x0f\xff", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := rdb.BitOpAnd(ctx, "masked", "flags", "mask").Result(); err != nil || n != 4 {
+		t.Errorf("BITOP AND masked flags mask = %d, %v", n, err)
+	}
+	if v, err := rdb.Get(ctx, "masked").Bytes(); err != nil || string(v) != "\x00\x40\x00\x00" {
+		t.Errorf("GET masked = %q, %v", v, err)
+	}
+	if err := rdb.BitOpNot(ctx, "masked", "nokey").Err(); err != nil {
+		t.Errorf("BITOP NOT masked nokey: %v", err)
+	}
+	if n, err := rdb.Exists(ctx, "masked").Result(); err != nil || n != 0 {
+		t.Errorf("EXISTS masked after BITOP NOT of a missing key = %d, %v", n, err)
 	}
 
 	var getBit *redis.IntCmd

@@ -609,7 +609,7 @@ func (g *cmdGen) slip(args []string) []string {
 
 func (g *cmdGen) command() []string {
 	k := g.key()
-	switch g.rng.IntN(45) {
+	switch g.rng.IntN(46) {
 	case 0, 1, 2:
 		return []string{g.pick("GET", "get"), k}
 	case 3, 4, 5:
@@ -729,6 +729,8 @@ func (g *cmdGen) command() []string {
 		return args
 	case 43:
 		return append([]string{"TOUCH"}, g.keys(1)...)
+	case 44:
+		return append([]string{"BITOP", g.pick("AND", "or", "XOR", "NOT", "not", "NAND"), k}, g.keys(1)...)
 	}
 	return []string{g.pick("NOSUCHCMD", "GETX", "SETT"), k}
 }
