@@ -1,6 +1,8 @@
 package fsm
 
 import (
+	"encoding/binary"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -145,4 +147,94 @@ func TestBitOp(t *testing.T) {
 		{10, &Command{Op: OpBitOp, Args: [][]byte{{BitAnd, BitOr}, b("d"), b("x")}}, corrupt},
 		{10, &Command{Op: OpBitOp, Args: [][]byte{{BitAnd}, b("d")}}, corrupt},
 	})
+}
+
+func TestBitField(t *testing.T) {
+	f := mustMemFSM(t)
+	u8 := func(kind byte, off, v int64, ow byte) BitFieldOp {
+		return BitFieldOp{Kind: kind, Bits: 8, Offset: off, Value: v, Overflow: ow}
+	}
+	bf := func(k string, ops ...BitFieldOp) *Command { return NewBitField(b(k), ops) }
+	apply(t, f, []step{
+		{1, set("k", "\x01", SetOptions{TTL: 100}), "OK"},
+		{2, bf("k", u8(BitFieldIncrBy, 0, 255, OverflowWrap), u8(BitFieldGet, 4, 0, OverflowWrap),
+			u8(BitFieldSet, 8, 7, OverflowWrap)), "[(integer) 0 (integer) 0 (integer) 0]"},
+		{2, bf("k", u8(BitFieldIncrBy, 0, -1, OverflowFail), u8(BitFieldSet, 8, 300, OverflowSat)),
+			"[(nil) (integer) 7]"},
+		{1, set("gone", "\xff", SetOptions{TTL: 1}), "OK"},
+		{5, bf("gone", BitFieldOp{Kind: BitFieldIncrBy, Signed: true, Bits: 4, Offset: 4, Value: -9, Overflow: OverflowSat}),
+			"[(integer) -8]"},
+		{5, bf("new", u8(BitFieldIncrBy, 16, 1000, OverflowFail)), "[(nil)]"},
+	})
+	checkProbes(t, f, []probe{
+		{key: "k", now: 5, val: "\x00\xff", expireAt: 101},
+		{key: "gone", now: 5, val: "\x08"},
+		{key: "new", now: 5, val: "\x00\x00\x00"}, // created to hold the field, as Redis does
+	})
+
+	// An INCRBY by 0 changes nothing: the key is not written, so a WATCH
+	// on it stays valid.
+	w := mustWatch(t, f, "k", 5)
+	apply(t, f, []step{{5, bf("k", u8(BitFieldIncrBy, 8, 0, OverflowWrap)), "[(integer) 255]"}})
+	if res := applyNext(t, f, 5, NewMulti([]Watch{w}, NewGet(b("k")))); res.Kind != ResultArray {
+		t.Fatalf("EXEC after a BITFIELD that changed nothing = %s, want the array", res)
+	}
+
+	corrupt := "(error) " + ErrTextCorruptCommand
+	good := NewBitField(b("k"), []BitFieldOp{u8(BitFieldSet, 0, 1, OverflowWrap)}).Args[1]
+	for i, a := range [][]byte{
+		nil,
+		good[:5],
+		append(append([]byte(nil), good...), 0),
+		{0, 0, 8, 1, 0, 0},            // kind 0
+		{BitFieldSet, 2, 8, 1, 0, 0},  // flags
+		{BitFieldSet, 0, 64, 1, 0, 0}, // u64
+		{BitFieldSet, 1, 65, 1, 0, 0}, // i65
+		{BitFieldSet, 0, 0, 1, 0, 0},  // u0
+		{BitFieldSet, 0, 8, 4, 0, 0},  // overflow mode
+		{BitFieldSet, 0, 8, 1, 1, 0},  // offset -1
+		{BitFieldGet, 0, 8, 1, 0, 0},  // GETs only: a read, never proposed
+		binary.AppendVarint([]byte{BitFieldSet, 0, 8, 1}, MaxBitOffset+1), // past the largest string
+	} {
+		c := &Command{Op: OpBitField, Args: [][]byte{b("k"), a}}
+		if len(a) == 0 {
+			c.Args = c.Args[:1]
+		}
+		if r := applyNext(t, f, 5, c); r.String() != corrupt {
+			t.Errorf("case %d (%x): %s, want %s", i, a, r, corrupt)
+		}
+	}
+	checkProbes(t, f, []probe{{key: "k", now: 5, val: "\x00\xff", expireAt: 101}})
+}
+
+func TestBitFieldOverflow(t *testing.T) {
+	for _, tc := range []struct {
+		base, incr int64
+		signed     bool
+		bits       int
+		up         bool
+		wrap, sat  int64
+		over       bool
+	}{
+		{base: 250, incr: 10, bits: 8, wrap: 4, sat: 255, over: true},
+		{base: 5, incr: -10, bits: 8, wrap: 251, sat: 0, over: true},
+		{base: 5, incr: 10, bits: 8, wrap: 15, sat: 15},
+		{base: -1, incr: 0, bits: 8, up: true, wrap: 255, sat: 255, over: true}, // unsigned SET -1
+		{base: 127, incr: 1, signed: true, bits: 8, wrap: -128, sat: 127, over: true},
+		{base: -128, incr: -1, signed: true, bits: 8, wrap: 127, sat: -128, over: true},
+		{base: math.MaxInt64, incr: 1, signed: true, bits: 64, wrap: math.MinInt64, sat: math.MaxInt64, over: true},
+		{base: math.MinInt64, incr: math.MinInt64, signed: true, bits: 64, wrap: 0, sat: math.MinInt64, over: true},
+		{base: math.MaxInt64, incr: math.MinInt64, signed: true, bits: 64, wrap: -1, sat: -1},
+		{base: 1<<62 - 1, incr: 1 << 62, bits: 63, wrap: 1<<63 - 1, sat: 1<<63 - 1},
+		{base: 1<<63 - 1, incr: 1, bits: 63, wrap: 0, sat: 1<<63 - 1, over: true},
+		{base: 1<<63 - 1, incr: math.MaxInt64, bits: 63, wrap: 1<<63 - 2, sat: 1<<63 - 1, over: true},
+	} {
+		o := BitFieldOp{Signed: tc.signed, Bits: tc.bits, Overflow: OverflowWrap}
+		w, over := fieldAdd(tc.base, tc.incr, o, tc.up)
+		o.Overflow = OverflowSat
+		s, _ := fieldAdd(tc.base, tc.incr, o, tc.up)
+		if w != tc.wrap || s != tc.sat || over != tc.over {
+			t.Errorf("%+v: wrap %d, sat %d, overflow %v", tc, w, s, over)
+		}
+	}
 }

@@ -1,6 +1,9 @@
 package resp
 
 import (
+	"math"
+	"strconv"
+
 	"github.com/riot-kv/riot-redis/fsm"
 )
 
@@ -10,8 +13,10 @@ import (
 // (BITCOUNT and BITPOS look the key up before they parse their range).
 
 const (
-	errTextBitArg = "ERR The bit argument must be 1 or 0."
-	errTextBitNot = "ERR BITOP NOT must be called with a single source key."
+	errTextBitArg        = "ERR The bit argument must be 1 or 0."
+	errTextBitNot        = "ERR BITOP NOT must be called with a single source key."
+	errTextOverflowType  = "ERR Invalid OVERFLOW type specified"
+	errTextBitFieldROSet = "ERR BITFIELD_RO only supports the GET subcommand"
 )
 
 func registerBitCommands(t *table) {
@@ -20,6 +25,10 @@ func registerBitCommands(t *table) {
 	t.register(key1(&command{name: "getbit", arity: 3, flags: flagRead | flagFast, handler: cmdGetBit}))
 	t.register(key1(&command{name: "bitcount", arity: -2, flags: flagRead, handler: cmdBitCount}))
 	t.register(key1(&command{name: "bitpos", arity: -3, flags: flagRead, handler: cmdBitPos}))
+	// BITFIELD with GETs only is a read, but a write command for COMMAND,
+	// as in Redis; flagWriteReads keeps the event loop from planning it.
+	t.register(key1(&command{name: "bitfield", arity: -2, flags: flagWrite | flagWriteReads, handler: cmdBitField}))
+	t.register(key1(&command{name: "bitfield_ro", arity: -2, flags: flagRead | flagFast, handler: cmdBitFieldRO}))
 	t.register(&command{name: "bitop", arity: -4, flags: flagWrite, firstKey: 2, lastKey: -1, keyStep: 1, handler: cmdBitOp})
 }
 
@@ -221,4 +230,128 @@ func answerBitPos(c *client, args [][]byte, read stringRead) {
 		}
 	}
 	c.conn.WriteInt64(fsm.BitPos(val, bit == 1, start, end, len(args) >= 5, bits))
+}
+
+// BITFIELD key [GET type offset] [SET type offset value] [INCRBY type offset
+// increment] [OVERFLOW WRAP|SAT|FAIL] ...
+func cmdBitField(c *client, args [][]byte) {
+	ops, writes, errText := c.parseBitField(args)
+	switch {
+	case errText != "":
+		c.conn.WriteError(errText)
+	case writes:
+		c.propose(fsm.NewBitField(args[1], ops))
+	case c.tx.mode != txIdle:
+		// GETs only, in a run of pipelined writes or a transaction: read
+		// through the batch, after the writes before it.
+		answerBitFieldGets(c, ops, func() ([]byte, bool, bool) {
+			res, ok := c.proposeResult(fsm.NewGet(args[1]))
+			return res.Bulk, res.Kind == fsm.ResultBulk, ok
+		})
+	default:
+		answerBitFieldGets(c, ops, c.stringReader(args[1]))
+	}
+}
+
+// BITFIELD_RO key [GET type offset] ...
+func cmdBitFieldRO(c *client, args [][]byte) { answerBitFieldRO(c, args, c.stringReader(args[1])) }
+
+func answerBitFieldRO(c *client, args [][]byte, read stringRead) {
+	ops, writes, errText := c.parseBitField(args)
+	switch {
+	case errText != "":
+		c.conn.WriteError(errText)
+	case writes:
+		c.conn.WriteError(errTextBitFieldROSet)
+	default:
+		answerBitFieldGets(c, ops, read)
+	}
+}
+
+// answerBitFieldGets answers a BITFIELD of GETs from the value read.
+func answerBitFieldGets(c *client, ops []fsm.BitFieldOp, read stringRead) {
+	val, _, ok := read()
+	if !ok {
+		return
+	}
+	_, res, _ := fsm.BitFieldRun(val, ops)
+	writeResult(c.conn, res)
+}
+
+// parseBitField parses BITFIELD's operations in Redis's order: every
+// operation is checked before anything runs, and an OVERFLOW mode applies
+// to the operations after it.
+func (c *client) parseBitField(args [][]byte) (ops []fsm.BitFieldOp, writes bool, errText string) {
+	overflow := fsm.OverflowWrap
+	for j := 2; j < len(args); {
+		rest := len(args) - j - 1
+		var kind byte
+		switch sub := args[j]; {
+		case equalFold(sub, "get") && rest >= 2:
+			kind = fsm.BitFieldGet
+		case equalFold(sub, "set") && rest >= 3:
+			kind = fsm.BitFieldSet
+		case equalFold(sub, "incrby") && rest >= 3:
+			kind = fsm.BitFieldIncrBy
+		case equalFold(sub, "overflow") && rest >= 1:
+			switch mode := args[j+1]; {
+			case equalFold(mode, "wrap"):
+				overflow = fsm.OverflowWrap
+			case equalFold(mode, "sat"):
+				overflow = fsm.OverflowSat
+			case equalFold(mode, "fail"):
+				overflow = fsm.OverflowFail
+			default:
+				return nil, false, errTextOverflowType
+			}
+			j += 2
+			continue
+		default:
+			return nil, false, errTextSyntax
+		}
+		o := fsm.BitFieldOp{Kind: kind, Overflow: overflow}
+		var ok bool
+		if o.Signed, o.Bits, ok = parseBitFieldType(args[j+1]); !ok {
+			return nil, false, fsm.ErrTextBitFieldType
+		}
+		if o.Offset, ok = c.bitFieldOffset(args[j+2], o.Bits); !ok {
+			return nil, false, fsm.ErrTextBitOffset
+		}
+		j += 3
+		if kind != fsm.BitFieldGet {
+			writes = true
+			if o.Value, ok = parseInt(args[j]); !ok {
+				return nil, false, errTextNotInteger
+			}
+			j++
+		}
+		ops = append(ops, o)
+	}
+	return ops, writes, ""
+}
+
+// parseBitFieldType parses i<bits> (1 to 64) or u<bits> (1 to 63).
+func parseBitFieldType(b []byte) (signed bool, bits int, ok bool) {
+	if len(b) < 2 || (b[0] != 'i' && b[0] != 'u') {
+		return false, 0, false
+	}
+	n, ok := parseInt(b[1:])
+	signed = b[0] == 'i'
+	if !ok || n < 1 || n > 64 || (!signed && n > 63) {
+		return false, 0, false
+	}
+	return signed, int(n), true
+}
+
+// bitFieldOffset parses a BITFIELD offset: a bit offset, or #n for the
+// n-th field of this width.
+func (c *client) bitFieldOffset(b []byte, bits int) (int64, bool) {
+	if len(b) > 0 && b[0] == '#' {
+		n, ok := parseInt(b[1:])
+		if !ok || n < 0 || n > math.MaxInt64/int64(bits) {
+			return 0, false
+		}
+		b = strconv.AppendInt(nil, n*int64(bits), 10)
+	}
+	return c.bitOffset(b)
 }

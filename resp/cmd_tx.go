@@ -118,6 +118,7 @@ var txReads = map[string]txRead{
 	"getbit":      txBitRead(answerGetBit),
 	"bitcount":    txBitRead(answerBitCount),
 	"bitpos":      txBitRead(answerBitPos),
+	"bitfield_ro": txBitRead(answerBitFieldRO),
 }
 
 func buildTTL(flags byte) func([][]byte) (*fsm.Command, string) {

@@ -6,7 +6,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// TestGoRedisBitCommands drives SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP and TOUCH
+// TestGoRedisBitCommands drives SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP, BITFIELD and TOUCH
 // through go-redis's typed API, alone and in a MULTI block.
 func TestGoRedisBitCommands(t *testing.T) {
 	s := mustServer(t, mustNode(t), Config{})
@@ -57,6 +57,24 @@ func TestGoRedisBitCommands(t *testing.T) {
 	}
 	if n, err := rdb.Exists(ctx, "masked").Result(); err != nil || n != 0 {
 		t.Errorf("EXISTS masked after BITOP NOT of a missing key = %d, %v", n, err)
+	}
+
+	// BITFIELD with GETs only reads; pipelined behind writes it sees them.
+	var fields, roFields *redis.IntSliceCmd
+	if _, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, "bf", "\x01\x02", 0)
+		p.BitField(ctx, "bf", "INCRBY", "u8", "#1", 10)
+		fields = p.BitField(ctx, "bf", "GET", "u8", "0", "GET", "i16", "0")
+		roFields = p.BitFieldRO(ctx, "bf", "u8", "8")
+		return nil
+	}); err != nil {
+		t.Fatalf("pipeline: %v", err)
+	}
+	if v, err := fields.Result(); err != nil || len(v) != 2 || v[0] != 1 || v[1] != 0x010c {
+		t.Errorf("BITFIELD GET after a pipelined INCRBY = %v, %v", v, err)
+	}
+	if v, err := roFields.Result(); err != nil || len(v) != 1 || v[0] != 12 {
+		t.Errorf("BITFIELD_RO after a pipelined INCRBY = %v, %v", v, err)
 	}
 
 	var getBit *redis.IntCmd

@@ -609,7 +609,7 @@ func (g *cmdGen) slip(args []string) []string {
 
 func (g *cmdGen) command() []string {
 	k := g.key()
-	switch g.rng.IntN(46) {
+	switch g.rng.IntN(47) {
 	case 0, 1, 2:
 		return []string{g.pick("GET", "get"), k}
 	case 3, 4, 5:
@@ -729,6 +729,24 @@ func (g *cmdGen) command() []string {
 		return args
 	case 43:
 		return append([]string{"TOUCH"}, g.keys(1)...)
+	case 45:
+		args := []string{g.pick("BITFIELD", "BITFIELD", "BITFIELD_RO"), k}
+		for range g.rng.IntN(4) {
+			typ := g.pick("u8", "i8", "u1", "i1", "i5", "u63", "i64", "u16", "u64", "i65", "x4", "u0")
+			// No large valid offsets: both servers would build 512 MiB values.
+			off := g.pick("0", "1", "3", "7", "13", "#1", "#3", "64", "-1", "#-1", "x", "4294967296")
+			switch g.rng.IntN(5) {
+			case 0, 1:
+				args = append(args, g.pick("GET", "get"), typ, off)
+			case 2:
+				args = append(args, "SET", typ, off, g.integer())
+			case 3:
+				args = append(args, g.pick("INCRBY", "incrby"), typ, off, g.integer())
+			case 4:
+				args = append(args, "OVERFLOW", g.pick("WRAP", "SAT", "FAIL", "fail", "BOGUS"))
+			}
+		}
+		return args
 	case 44:
 		return append([]string{"BITOP", g.pick("AND", "or", "XOR", "NOT", "not", "NAND"), k}, g.keys(1)...)
 	}
