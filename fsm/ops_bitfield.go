@@ -45,8 +45,9 @@ func init() {
 	opNames[OpBitField] = "bitfield"
 }
 
-// valid reports whether o is a well-formed operation whose field lies within
-// a string of MaxStringLen bytes.
+// valid reports whether o is a well-formed operation whose field starts
+// within a string of MaxStringLen bytes (as in Redis, it may end up to 63
+// bits past it).
 func (o BitFieldOp) valid() bool {
 	maxBits := 63
 	if o.Signed {
@@ -55,7 +56,7 @@ func (o BitFieldOp) valid() bool {
 	return o.Kind >= BitFieldGet && o.Kind <= BitFieldIncrBy &&
 		o.Overflow >= OverflowWrap && o.Overflow <= OverflowFail &&
 		o.Bits >= 1 && o.Bits <= maxBits &&
-		o.Offset >= 0 && o.Offset <= MaxBitOffset-int64(o.Bits-1)
+		o.Offset >= 0 && o.Offset <= MaxBitOffset
 }
 
 // NewBitField returns a BITFIELD command; ops must be valid and hold at
