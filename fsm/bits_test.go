@@ -278,3 +278,20 @@ func FuzzBitCommands(f *testing.F) {
 		checkInvariants(t, m)
 	})
 }
+
+// OpGetStrings (LCS inside a transaction) reads several values at once: it
+// sees the writes queued before it, and answers through Eval too.
+func TestGetStrings(t *testing.T) {
+	f := mustMemFSM(t)
+	apply(t, f, []step{{1, set("a", "x", SetOptions{}), "OK"}})
+	res := applyNext(t, f, 1, NewMulti(nil, set("b", "y", SetOptions{}), NewGetStrings(b("a"), b("b"), b("none"))))
+	if got := res.String(); got != `[OK ["x" "y" (nil)]]` {
+		t.Fatalf("MULTI SET b, GETSTRINGS a b none = %s", got)
+	}
+	if r, err := f.Eval(NewGetStrings(b("b")), 1); err != nil || r.String() != `["y"]` {
+		t.Fatalf("Eval GETSTRINGS b = %s, %v", r, err)
+	}
+	if OpGetStrings.String() != "getstrings" || !IsRead(OpGetStrings) {
+		t.Errorf("OpGetStrings: name %q, read %v", OpGetStrings.String(), IsRead(OpGetStrings))
+	}
+}

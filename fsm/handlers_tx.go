@@ -14,15 +14,17 @@ func init() {
 	registerRead(OpPTTL, handler{minArgs: 2, maxArgs: 2, apply: applyPTTL})
 	registerRead(OpType, handler{minArgs: 1, maxArgs: 1, apply: applyType})
 	registerRead(OpDBSize, handler{minArgs: 0, maxArgs: 0, apply: applyDBSize})
+	registerRead(OpGetStrings, handler{minArgs: 1, maxArgs: -1, apply: applyGetStrings})
 	for op, name := range map[Op]string{
-		OpMulti:  "multi",
-		OpGet:    "get",
-		OpExists: "exists",
-		OpMGet:   "mget",
-		OpStrlen: "strlen",
-		OpPTTL:   "pttl",
-		OpType:   "type",
-		OpDBSize: "dbsize",
+		OpMulti:      "multi",
+		OpGet:        "get",
+		OpExists:     "exists",
+		OpMGet:       "mget",
+		OpStrlen:     "strlen",
+		OpPTTL:       "pttl",
+		OpType:       "type",
+		OpDBSize:     "dbsize",
+		OpGetStrings: "getstrings",
 	} {
 		opNames[op] = name
 	}
@@ -122,8 +124,11 @@ func (t *txn) liveRecord(key []byte) (rec record, live, ok bool) {
 	return rec, true, true
 }
 
-func applyGet(t *txn, c *Command) Result {
-	rec, live, ok := t.liveRecord(c.Args[0])
+func applyGet(t *txn, c *Command) Result { return t.getString(c.Args[0]) }
+
+// getString is GET's result for key: its value, nil, or WRONGTYPE.
+func (t *txn) getString(key []byte) Result {
+	rec, live, ok := t.liveRecord(key)
 	switch {
 	case !ok:
 		return resCorruptValue
@@ -133,6 +138,14 @@ func applyGet(t *txn, c *Command) Result {
 		return resWrongType
 	}
 	return Result{Kind: ResultBulk, Bulk: rec.payload}
+}
+
+func applyGetStrings(t *txn, c *Command) Result {
+	res := Result{Kind: ResultArray, Array: make([]Result, len(c.Args))}
+	for i, key := range c.Args {
+		res.Array[i] = t.getString(key)
+	}
+	return res
 }
 
 func applyExists(t *txn, c *Command) Result {

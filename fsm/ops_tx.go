@@ -26,6 +26,9 @@ const (
 	OpType Op = 102
 	// OpDBSize is DBSIZE, as a read op.
 	OpDBSize Op = 103
+	// OpGetStrings reads one or more string values, as a read op: an array
+	// with, per key, its value, nil, or WRONGTYPE (LCS inside a transaction).
+	OpGetStrings Op = 104
 )
 
 // Watch is one key watched by WATCH, as taken by FSM.Watch and checked by the
@@ -117,6 +120,11 @@ func decodeWatches(b []byte) ([]Watch, bool) {
 		b = b[1:]
 	}
 	return ws, len(b) == 0
+}
+
+// NewGetStrings returns a read command for the values of keys (OpGetStrings).
+func NewGetStrings(keys ...[]byte) *Command {
+	return &Command{Op: OpGetStrings, Args: keys}
 }
 
 // NewGet returns a GET read command.

@@ -212,6 +212,7 @@ func registerMoreStringCommands(t *table) {
 	t.register(key1(&command{name: "getrange", arity: 4, flags: flagRead, handler: cmdGetRange}))
 	t.register(key1(&command{name: "substr", arity: 4, flags: flagRead, handler: cmdGetRange}))
 	t.register(key1(&command{name: "setrange", arity: 4, flags: flagWrite, handler: cmdSetRange}))
+	t.register(&command{name: "lcs", arity: -3, flags: flagRead, firstKey: 1, lastKey: 2, keyStep: 1, handler: cmdLCS})
 }
 
 // proposeResult sends cmd to the node and returns its result. On a node error

@@ -119,6 +119,7 @@ var txReads = map[string]txRead{
 	"bitcount":    txBitRead(answerBitCount),
 	"bitpos":      txBitRead(answerBitPos),
 	"bitfield_ro": txBitRead(answerBitFieldRO),
+	"lcs":         txLCS,
 }
 
 func buildTTL(flags byte) func([][]byte) (*fsm.Command, string) {

@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -87,5 +88,40 @@ func TestGoRedisBitCommands(t *testing.T) {
 	}
 	if b, err := getBit.Result(); err != nil || b != 0 {
 		t.Errorf("GETBIT inside MULTI after SETBIT 0 = %d, %v", b, err)
+	}
+}
+
+// TestGoRedisLCS runs LCS through go-redis's typed API, and checks the bound
+// on its table: (len1+1)*(len2+1) 4-byte cells, at most proto-max-bulk-len
+// bytes, as in Redis.
+func TestGoRedisLCS(t *testing.T) {
+	s := mustServer(t, mustNode(t), Config{MaxValueSize: 4096})
+	rdb := mustClient(t, s, nil)
+	ctx := testContext(t)
+
+	if err := rdb.MSet(ctx, "a", "ohmytext", "b", "mynewtext").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := rdb.LCS(ctx, &redis.LCSQuery{Key1: "a", Key2: "b"}).Result(); err != nil || m.MatchString != "mytext" {
+		t.Errorf("LCS a b = %+v, %v", m, err)
+	}
+	if m, err := rdb.LCS(ctx, &redis.LCSQuery{Key1: "a", Key2: "b", Len: true}).Result(); err != nil || m.Len != 6 {
+		t.Errorf("LCS a b LEN = %+v, %v", m, err)
+	}
+	m, err := rdb.LCS(ctx, &redis.LCSQuery{Key1: "a", Key2: "b", Idx: true, WithMatchLen: true}).Result()
+	if err != nil || m.Len != 6 || len(m.Matches) != 2 || m.Matches[0].Key1 != (redis.LCSPosition{Start: 4, End: 7}) ||
+		m.Matches[0].Key2 != (redis.LCSPosition{Start: 5, End: 8}) || m.Matches[0].MatchLen != 4 || m.Matches[1].MatchLen != 2 {
+		t.Errorf("LCS a b IDX WITHMATCHLEN = %+v, %v", m, err)
+	}
+
+	long := strings.Repeat("x", 40) // 41*41 cells of 4 bytes > 4096
+	if err := rdb.MSet(ctx, "c", long, "d", long[:30]).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rdb.LCS(ctx, &redis.LCSQuery{Key1: "c", Key2: "c", Len: true}).Result(); err == nil || err.Error() != errTextLCSMemory {
+		t.Errorf("LCS of two 40-byte strings with proto-max-bulk-len 4096: %v", err)
+	}
+	if m, err := rdb.LCS(ctx, &redis.LCSQuery{Key1: "d", Key2: "d", Len: true}).Result(); err != nil || m.Len != 30 {
+		t.Errorf("LCS of two 30-byte strings = %+v, %v", m, err)
 	}
 }

@@ -609,7 +609,7 @@ func (g *cmdGen) slip(args []string) []string {
 
 func (g *cmdGen) command() []string {
 	k := g.key()
-	switch g.rng.IntN(47) {
+	switch g.rng.IntN(48) {
 	case 0, 1, 2:
 		return []string{g.pick("GET", "get"), k}
 	case 3, 4, 5:
@@ -744,6 +744,23 @@ func (g *cmdGen) command() []string {
 				args = append(args, g.pick("INCRBY", "incrby"), typ, off, g.integer())
 			case 4:
 				args = append(args, "OVERFLOW", g.pick("WRAP", "SAT", "FAIL", "fail", "BOGUS"))
+			}
+		}
+		return args
+	case 46:
+		args := []string{"LCS", k, g.key()}
+		for range g.rng.IntN(3) {
+			switch g.rng.IntN(6) {
+			case 0:
+				args = append(args, g.pick("LEN", "len"))
+			case 1, 2:
+				args = append(args, g.pick("IDX", "idx"))
+			case 3:
+				args = append(args, "WITHMATCHLEN")
+			case 4:
+				args = append(args, "MINMATCHLEN", g.pick("0", "1", "2", "-1", "x"))
+			case 5:
+				args = append(args, g.pick("MINMATCHLEN", "BOGUS"))
 			}
 		}
 		return args
