@@ -80,29 +80,36 @@ func stringOf(s slot) ([]byte, *Result) {
 	return s.rec.payload, nil
 }
 
+// editString loads key for a command that rewrites its string value: the
+// slot, the live value (nil when there is none) and the expiry it keeps, or
+// the error result to answer (a corrupt record, another type).
+func (t *txn) editString(key []byte) (s slot, val []byte, exp int64, errRes *Result) {
+	s, ok := t.lookup(key)
+	switch {
+	case !ok:
+		return s, nil, 0, &resCorruptValue
+	case !s.live:
+		return s, nil, 0, nil
+	}
+	val, errRes = stringOf(s)
+	return s, val, s.rec.expireAt, errRes
+}
+
 func bulkResult(b []byte) Result { return Result{Kind: ResultBulk, Bulk: b} }
 
 func applyAppend(t *txn, c *Command) Result {
-	s, ok := t.lookup(c.Args[0])
-	if !ok {
-		return resCorruptValue
-	}
-	val := c.Args[1]
-	if !s.live {
-		t.store(s, typeString, 0, val)
-		return intResult(int64(len(val)))
-	}
-	old, errRes := stringOf(s)
+	s, old, exp, errRes := t.editString(c.Args[0])
 	if errRes != nil {
 		return *errRes
 	}
+	val := c.Args[1]
 	total := int64(len(old)) + int64(len(val))
 	if total > MaxStringLen {
 		return errResult(ErrTextStringTooLong)
 	}
 	buf := make([]byte, 0, total)
 	buf = append(append(buf, old...), val...)
-	t.store(s, typeString, s.rec.expireAt, buf)
+	t.store(s, typeString, exp, buf)
 	return intResult(total)
 }
 
@@ -114,18 +121,11 @@ func applySetRange(t *txn, c *Command) Result {
 	if off < 0 {
 		return errResult(ErrTextOffsetRange)
 	}
-	s, ok := t.lookup(c.Args[0])
-	if !ok {
-		return resCorruptValue
+	s, old, exp, errRes := t.editString(c.Args[0])
+	if errRes != nil {
+		return *errRes
 	}
 	val := c.Args[2]
-	var old []byte
-	if s.live {
-		var errRes *Result
-		if old, errRes = stringOf(s); errRes != nil {
-			return *errRes
-		}
-	}
 	if len(val) == 0 {
 		// Nothing to write: a missing key is not created.
 		return intResult(int64(len(old)))
@@ -137,10 +137,6 @@ func applySetRange(t *txn, c *Command) Result {
 	buf := make([]byte, max(len(old), end))
 	copy(buf, old)
 	copy(buf[off:], val)
-	var exp int64
-	if s.live {
-		exp = s.rec.expireAt
-	}
 	t.store(s, typeString, exp, buf)
 	return intResult(int64(len(buf)))
 }
@@ -244,18 +240,12 @@ func applyMSetNX(t *txn, c *Command) Result {
 }
 
 func applyIncrByFloat(t *txn, c *Command) Result {
-	s, ok := t.lookup(c.Args[0])
-	if !ok {
-		return resCorruptValue
+	s, cur, exp, errRes := t.editString(c.Args[0])
+	if errRes != nil {
+		return *errRes
 	}
-	cur := []byte("0")
-	var exp int64
-	if s.live {
-		var errRes *Result
-		if cur, errRes = stringOf(s); errRes != nil {
-			return *errRes
-		}
-		exp = s.rec.expireAt
+	if !s.live {
+		cur = []byte("0")
 	}
 	out, errText := incrByFloat(cur, c.Args[1])
 	if errText != "" {

@@ -107,18 +107,9 @@ func applyBitField(t *txn, c *Command) Result {
 	if !writes {
 		return resCorrupt // a read: never proposed
 	}
-	s, ok := t.lookup(c.Args[0])
-	if !ok {
-		return resCorruptValue
-	}
-	var old []byte
-	var exp int64
-	if s.live {
-		var errRes *Result
-		if old, errRes = stringOf(s); errRes != nil {
-			return *errRes
-		}
-		exp = s.rec.expireAt
+	s, old, exp, errRes := t.editString(c.Args[0])
+	if errRes != nil {
+		return *errRes
 	}
 	buf, res, changed := BitFieldRun(old, ops)
 	if changed || !s.live {

@@ -63,18 +63,9 @@ func applySetBit(t *txn, c *Command) Result {
 	if off < 0 || off > MaxBitOffset {
 		return errResult(ErrTextBitOffset)
 	}
-	s, ok := t.lookup(c.Args[0])
-	if !ok {
-		return resCorruptValue
-	}
-	var old []byte
-	var exp int64
-	if s.live {
-		var errRes *Result
-		if old, errRes = stringOf(s); errRes != nil {
-			return *errRes
-		}
-		exp = s.rec.expireAt
+	s, old, exp, errRes := t.editString(c.Args[0])
+	if errRes != nil {
+		return *errRes
 	}
 	i, mask := int(off>>3), byte(0x80)>>(off&7)
 	was := int64(0)
