@@ -2,6 +2,7 @@ package resp
 
 import (
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -43,3 +44,74 @@ func TestTranscriptsMatchRedis(t *testing.T) {
 // mustRedisServer starts a redis-server without persistence (see
 // resptest.StartRedisServer) and returns its address.
 func mustRedisServer(t testing.TB) string { return resptest.StartRedisServer(t) }
+
+// TestCommandInfoMatchesRedis compares COMMAND INFO and the documentation
+// fields of COMMAND DOCS for every command Riot serves with redis-server's.
+// Riot's own commands and the few it describes differently are listed.
+func TestCommandInfoMatchesRedis(t *testing.T) {
+	ctx := testContext(t)
+	ref := redis.NewClient(&redis.Options{Addr: mustRedisServer(t), Protocol: 2})
+	defer ref.Close()
+	rdb := mustClient(t, mustServer(t, mustNode(t), Config{}), &redis.Options{Protocol: 2})
+	differs := map[string]string{
+		"cluster":  "Riot's own",
+		"client":   "fewer subcommands",
+		"command":  "fewer subcommands",
+		"config":   "fewer subcommands",
+		"bitop":    "one key spec where Redis has two",
+		"copy":     "one key spec where Redis has two",
+		"rename":   "one key spec where Redis has two",
+		"renamenx": "one key spec where Redis has two",
+	}
+	names, err := rdb.CommandList(ctx, nil).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	compared, top := 0, 0
+	for _, name := range names {
+		if !strings.Contains(name, "|") {
+			top++
+		}
+		if strings.Contains(name, "|") || differs[name] != "" {
+			continue
+		}
+		want, err := ref.Do(ctx, "COMMAND", "INFO", name).Slice()
+		if err != nil || len(want) != 1 || want[0] == nil {
+			t.Errorf("redis-server COMMAND INFO %s = %v, %v", name, want, err)
+			continue
+		}
+		got, err := rdb.Do(ctx, "COMMAND", "INFO", name).Slice()
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("COMMAND INFO %s:\n got  %v (%v)\n want %v", name, got, err, want)
+		}
+		wantDocs, err1 := ref.Do(ctx, "COMMAND", "DOCS", name).Slice()
+		gotDocs, err2 := rdb.Do(ctx, "COMMAND", "DOCS", name).Slice()
+		if err1 != nil || err2 != nil || len(wantDocs) != 2 || len(gotDocs) != 2 {
+			t.Errorf("COMMAND DOCS %s: %v, %v; %v, %v", name, gotDocs, err2, wantDocs, err1)
+			continue
+		}
+		w, g := docFields(wantDocs[1]), docFields(gotDocs[1])
+		for _, f := range []string{"summary", "since", "group", "complexity"} {
+			if w[f] != g[f] {
+				t.Errorf("COMMAND DOCS %s %s = %q, want %q", name, f, g[f], w[f])
+			}
+		}
+		compared++
+	}
+	if compared != top-len(differs) || compared < 60 {
+		t.Errorf("compared %d of %d commands, want all but the %d listed", compared, top, len(differs))
+	}
+}
+
+// docFields returns the string fields of one COMMAND DOCS map (RESP2: a flat
+// list of names and values).
+func docFields(v any) map[string]any {
+	out := map[string]any{}
+	l, _ := v.([]any)
+	for i := 0; i+1 < len(l); i += 2 {
+		if k, ok := l[i].(string); ok {
+			out[k] = l[i+1]
+		}
+	}
+	return out
+}
