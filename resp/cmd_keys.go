@@ -11,6 +11,7 @@ import (
 )
 
 func registerKeyCommands(t *table) {
+	registerDumpCommands(t)
 	key1 := func(c *command) *command { c.firstKey, c.lastKey, c.keyStep = 1, 1, 1; return c }
 	key2 := func(c *command) *command { c.firstKey, c.lastKey, c.keyStep = 1, 2, 1; return c }
 	t.register(&command{name: "unlink", arity: -2, flags: flagWrite | flagFast, firstKey: 1, lastKey: -1, keyStep: 1, handler: cmdDel})

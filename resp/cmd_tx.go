@@ -120,6 +120,7 @@ var txReads = map[string]txRead{
 	"bitpos":      txBitRead(answerBitPos),
 	"bitfield_ro": txBitRead(answerBitFieldRO),
 	"lcs":         txLCS,
+	"dump":        txDump,
 }
 
 func buildTTL(flags byte) func([][]byte) (*fsm.Command, string) {

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/riot-kv/riot-redis/internal/rdb"
 )
 
 // DiffOptions tune RunDifferential.
@@ -467,6 +469,45 @@ func (g *cmdGen) unixMillis() string {
 	return g.pick("1", "0", "-5", strconv.FormatInt(g.now.UnixMilli()+10*86_400_000+1, 10), "x", "9223372036854775807")
 }
 
+// restore draws a RESTORE: payloads that are good, damaged or not payloads
+// at all, relative or absolute TTLs, and options in any order.
+func (g *cmdGen) restore(k string) []string {
+	good := rdb.Encode([]byte(g.value()))
+	payload := string(good)
+	switch g.rng.IntN(6) {
+	case 0:
+		payload = g.pick("", "x", "\x00\x01")
+	case 1:
+		payload = string(good[:len(good)-1])
+	case 2:
+		bad := append([]byte(nil), good...)
+		bad[len(bad)-1] ^= 1
+		payload = string(bad)
+	}
+	abs := g.rng.IntN(3) == 0
+	ttl := g.millis()
+	if abs {
+		ttl = g.unixMillis()
+	}
+	args := []string{"RESTORE", k, ttl, payload}
+	if abs {
+		args = append(args, "ABSTTL")
+	}
+	for range g.rng.IntN(3) {
+		switch g.rng.IntN(5) {
+		case 0, 1:
+			args = append(args, g.pick("REPLACE", "replace"))
+		case 2:
+			args = append(args, "IDLETIME", g.pick("0", "10", "-1", "x"))
+		case 3:
+			args = append(args, "FREQ", g.pick("0", "255", "256", "-1"))
+		case 4:
+			args = append(args, g.pick("BOGUS", "IDLETIME"))
+		}
+	}
+	return args
+}
+
 func (g *cmdGen) offset() string {
 	return g.pick("0", "1", "3", "-1", "-3", "10", "-100", "x", "9223372036854775807", "-9223372036854775808")
 }
@@ -609,7 +650,7 @@ func (g *cmdGen) slip(args []string) []string {
 
 func (g *cmdGen) command() []string {
 	k := g.key()
-	switch g.rng.IntN(48) {
+	switch g.rng.IntN(49) {
 	case 0, 1, 2:
 		return []string{g.pick("GET", "get"), k}
 	case 3, 4, 5:
@@ -764,6 +805,8 @@ func (g *cmdGen) command() []string {
 			}
 		}
 		return args
+	case 47:
+		return g.restore(k)
 	case 44:
 		return append([]string{"BITOP", g.pick("AND", "or", "XOR", "NOT", "not", "NAND"), k}, g.keys(1)...)
 	}
