@@ -498,5 +498,12 @@ func cmdSetRange(c *client, args [][]byte) {
 		c.conn.WriteError(fsm.ErrTextOffsetRange)
 		return
 	}
+	// The string built may not pass proto-max-bulk-len, which may be set
+	// lower than the state machine's own bound. (Redis checks this after
+	// WRONGTYPE; only strings exist here.)
+	if n := int64(len(args[3])); n > 0 && off > c.srv.cfg.MaxValueSize-n {
+		c.conn.WriteError(fsm.ErrTextStringTooLong)
+		return
+	}
 	c.propose(fsm.NewSetRange(args[1], off, args[3]))
 }

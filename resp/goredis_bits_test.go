@@ -125,3 +125,41 @@ func TestGoRedisLCS(t *testing.T) {
 		t.Errorf("LCS of two 30-byte strings = %+v, %v", m, err)
 	}
 }
+
+// TestProtoMaxBulkLen checks that the commands that build a string from an
+// offset stay within proto-max-bulk-len, as Redis's do, when it is set
+// lower than the default.
+func TestProtoMaxBulkLen(t *testing.T) {
+	s := mustServer(t, mustNode(t), Config{MaxValueSize: 4096})
+	rdb := mustClient(t, s, nil)
+	ctx := testContext(t)
+
+	tooLong := "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+	if err := rdb.SetRange(ctx, "k", 4089, "abcdefgh").Err(); err == nil || err.Error() != tooLong {
+		t.Errorf("SETRANGE past 4096 bytes: %v", err)
+	}
+	if n, err := rdb.SetRange(ctx, "k", 4088, "abcdefgh").Result(); err != nil || n != 4096 {
+		t.Errorf("SETRANGE up to 4096 bytes = %d, %v", n, err)
+	}
+	if n, err := rdb.SetRange(ctx, "empty", 1<<40, "").Result(); err != nil || n != 0 {
+		t.Errorf("SETRANGE of nothing far away = %d, %v; want 0, as Redis", n, err)
+	}
+	if err := rdb.SetBit(ctx, "b", 4096*8, 1).Err(); err == nil || err.Error() != "ERR bit offset is not an integer or out of range" {
+		t.Errorf("SETBIT past 4096 bytes: %v", err)
+	}
+	if err := rdb.SetBit(ctx, "b", 4096*8-1, 1).Err(); err != nil {
+		t.Errorf("SETBIT of the last bit of 4096 bytes: %v", err)
+	}
+	if err := rdb.BitField(ctx, "f", "SET", "u8", 4096*8, 1).Err(); err == nil {
+		t.Errorf("BITFIELD SET past 4096 bytes succeeded")
+	}
+	if err := rdb.Set(ctx, "big", strings.Repeat("x", 4097), 0).Err(); err == nil {
+		t.Errorf("SET of 4097 bytes succeeded")
+	}
+	if v, err := rdb.ConfigGet(ctx, "proto-max-bulk-len").Result(); err != nil || v["proto-max-bulk-len"] != "4096" {
+		t.Errorf("CONFIG GET proto-max-bulk-len = %v, %v", v, err)
+	}
+	if n, err := rdb.Exists(ctx, "empty", "big", "f").Result(); err != nil || n != 0 {
+		t.Errorf("EXISTS of the refused keys = %d, %v", n, err)
+	}
+}

@@ -92,6 +92,11 @@ type Config struct {
 	// the replicas, filling up together, never run out of space while they
 	// apply committed entries (cluster.Config.MinFreeDisk). 0: no floor.
 	MinFreeDiskMB int64 `json:"min-free-disk-mb"`
+	// ProtoMaxBulkLen is the largest bulk string a client may send, and the
+	// largest string SETRANGE, SETBIT and BITFIELD may build from a small
+	// command (resp.Config.MaxValueSize), in bytes: Redis's
+	// proto-max-bulk-len, 512 MiB by default (0 means the default).
+	ProtoMaxBulkLen int64 `json:"proto-max-bulk-len"`
 
 	Logger *slog.Logger `json:"-"`
 }
@@ -131,8 +136,16 @@ func DefaultConfig() Config {
 		RESPEventLoop:       runtime.GOOS == "linux",
 		RaftLogMaxMB:        cluster.DefaultLogMaxBytes >> 20,
 		MinFreeDiskMB:       DefaultMinFreeDiskMB,
+		ProtoMaxBulkLen:     resp.DefaultMaxValueSize,
 	}
 }
+
+// The range of --proto-max-bulk-len: Redis's own lower bound, and the
+// largest string the state machine builds.
+const (
+	minProtoMaxBulkLen = 1 << 20
+	maxProtoMaxBulkLen = fsm.MaxStringLen
+)
 
 // DefaultMinFreeDiskMB is --min-free-disk-mb's default.
 const DefaultMinFreeDiskMB = 256
@@ -180,6 +193,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MinFreeDiskMB < 0 || c.MinFreeDiskMB > 1<<20 {
 		return fmt.Errorf("--min-free-disk-mb: %d is out of range (0 for no floor, or up to 1048576)", c.MinFreeDiskMB)
+	}
+	if c.ProtoMaxBulkLen != 0 && (c.ProtoMaxBulkLen < minProtoMaxBulkLen || c.ProtoMaxBulkLen > maxProtoMaxBulkLen) {
+		return fmt.Errorf("--proto-max-bulk-len: %d is out of range (%d to %d bytes)", c.ProtoMaxBulkLen, minProtoMaxBulkLen, maxProtoMaxBulkLen)
 	}
 	if c.SnapshotInterval != 0 && (c.SnapshotInterval < minSnapshotInterval || c.SnapshotInterval > maxSnapshotInterval) {
 		return fmt.Errorf("--snapshot-interval: %s is out of range (0 for the default, or %s to %s)", c.SnapshotInterval, minSnapshotInterval, maxSnapshotInterval)
@@ -315,7 +331,7 @@ func New(cfg Config) (_ *Server, err error) {
 	// One set of metrics: RESP records every command in it, HTTP serves it.
 	metrics := httpapi.NewMetrics()
 	if s.resp, err = resp.New(resp.Config{Addr: cfg.RESPAddr, Logger: cfg.Logger.With("component", "resp"),
-		Observer: metrics, EventLoop: cfg.RESPEventLoop}, s.node); err != nil {
+		Observer: metrics, EventLoop: cfg.RESPEventLoop, MaxValueSize: cfg.ProtoMaxBulkLen}, s.node); err != nil {
 		return nil, err
 	}
 	if err := s.resp.Start(); err != nil {

@@ -55,6 +55,12 @@ func TestParseConfigDefaultsAndErrors(t *testing.T) {
 	if cfg, err = parseConfig([]string{"--min-free-disk-mb", "0"}, &bytes.Buffer{}); err != nil || cfg.MinFreeDiskMB != 0 {
 		t.Fatalf("--min-free-disk-mb 0 (no floor): %+v, %v", cfg, err)
 	}
+	if cfg, err = parseConfig(nil, &bytes.Buffer{}); err != nil || cfg.ProtoMaxBulkLen != 512<<20 {
+		t.Fatalf("--proto-max-bulk-len default: %d, %v; want 512 MiB", cfg.ProtoMaxBulkLen, err)
+	}
+	if cfg, err = parseConfig([]string{"--proto-max-bulk-len", "1048576"}, &bytes.Buffer{}); err != nil || cfg.ProtoMaxBulkLen != 1<<20 {
+		t.Fatalf("--proto-max-bulk-len 1048576: %+v, %v", cfg, err)
+	}
 
 	bad := []struct {
 		args []string
@@ -69,6 +75,9 @@ func TestParseConfigDefaultsAndErrors(t *testing.T) {
 		{[]string{"--min-free-disk-mb", "-1"}, "--min-free-disk-mb"},
 		{[]string{"--min-free-disk-mb", "2000000"}, "--min-free-disk-mb"},
 		{[]string{"--min-free-disk-mb", "x"}, "min-free-disk-mb"},
+		{[]string{"--proto-max-bulk-len", "1000"}, "--proto-max-bulk-len"},
+		{[]string{"--proto-max-bulk-len", "536870913"}, "--proto-max-bulk-len"},
+		{[]string{"--proto-max-bulk-len", "64mb"}, "proto-max-bulk-len"},
 		{[]string{"--snapshot-threshold", "-1"}, "snapshot-threshold"},
 		{[]string{"--trailing-logs", "many"}, "trailing-logs"},
 		{[]string{"--raft-log-max-mb", "8"}, "--raft-log-max-mb"},
