@@ -39,8 +39,8 @@ func registerConnectionCommands(t *table) {
 	t.register(&command{name: "select", arity: 2, flags: flagFast, handler: cmdSelect})
 	t.register(&command{name: "readonly", arity: 1, flags: flagFast, handler: cmdReadonly})
 	t.register(&command{name: "readwrite", arity: 1, flags: flagFast, handler: cmdReadwrite})
-	t.register(&command{name: "hello", arity: -1, flags: flagFast, handler: cmdHello})
-	t.register(&command{name: "auth", arity: -2, flags: flagFast, handler: cmdAuth})
+	t.register(&command{name: "hello", arity: -1, flags: flagFast | flagNoSlowlog, handler: cmdHello})
+	t.register(&command{name: "auth", arity: -2, flags: flagFast | flagNoSlowlog, handler: cmdAuth})
 	t.register(&command{name: "reset", arity: 1, flags: flagFast, handler: cmdReset})
 
 	client := newTable("client")

@@ -59,7 +59,7 @@ var txPolicy = map[string]cmdFlags{
 // It runs after every other register function.
 func registerTxCommands(t *table) {
 	t.register(&command{name: "multi", arity: 1, flags: flagFast | flagNoQueue, handler: cmdMulti})
-	t.register(&command{name: "exec", arity: 1, flags: flagNoQueue, handler: cmdExec})
+	t.register(&command{name: "exec", arity: 1, flags: flagNoQueue | flagNoSlowlog, handler: cmdExec})
 	t.register(&command{name: "discard", arity: 1, flags: flagFast | flagNoQueue, handler: cmdDiscard})
 	t.register(&command{name: "watch", arity: -2, flags: flagFast | flagNoQueue, firstKey: 1, lastKey: -1, keyStep: 1, handler: cmdWatch})
 	t.register(&command{name: "unwatch", arity: 1, flags: flagFast, handler: cmdUnwatch})

@@ -14,6 +14,10 @@ const (
 	// DefaultMaxValueSize is the largest bulk string a client may send, like
 	// Redis's default proto-max-bulk-len (512 MiB).
 	DefaultMaxValueSize int64 = 512 << 20
+	// DefaultSlowlogSlowerThan and DefaultSlowlogMaxLen are Redis's
+	// slow log defaults.
+	DefaultSlowlogSlowerThan = 10 * time.Millisecond
+	DefaultSlowlogMaxLen     = 128
 	// DefaultMaxClients is the most connections served at once when
 	// Config.MaxClients is zero, like Redis's default maxclients.
 	DefaultMaxClients = 10000
@@ -46,6 +50,13 @@ type Config struct {
 	// Logger receives connection-level events (accept failures, protocol
 	// errors, internal errors). Nil discards them.
 	Logger *slog.Logger
+	// SlowlogSlowerThan is the time from a command's dispatch to its reply
+	// from which the slow log records it (Redis's slowlog-log-slower-than);
+	// zero: 10 ms; negative: the slow log records nothing.
+	SlowlogSlowerThan time.Duration
+	// SlowlogMaxLen is how many entries the slow log keeps (Redis's
+	// slowlog-max-len); zero: 128; negative: none.
+	SlowlogMaxLen int
 	// Observer, if set, receives one measurement per command and the change
 	// in connected clients (the HTTP /metrics endpoint implements it).
 	Observer Observer
@@ -72,6 +83,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxValueSize == 0 {
 		c.MaxValueSize = DefaultMaxValueSize
+	}
+	if c.SlowlogSlowerThan == 0 {
+		c.SlowlogSlowerThan = DefaultSlowlogSlowerThan
+	}
+	if c.SlowlogMaxLen == 0 {
+		c.SlowlogMaxLen = DefaultSlowlogMaxLen
 	}
 	if c.MaxClients == 0 {
 		c.MaxClients = DefaultMaxClients

@@ -297,5 +297,6 @@ func (c *client) finishWrites(w *writeRun, res fsm.Result, perr error) {
 		if obs != nil {
 			obs.Observe(w.run[i].cmd.fullName, elapsed, len(r) > 0 && r[0] == '-')
 		}
+		c.srv.slowlog.observe(c, w.run[i].cmd, w.run[i].args, elapsed)
 	}
 }

@@ -75,6 +75,8 @@ type Server struct {
 	log  *slog.Logger
 	cmds *table
 
+	slowlog *slowLog
+
 	// ctx is cancelled by Close, which aborts every in-flight node call.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -107,7 +109,8 @@ func New(cfg Config, n Node) (*Server, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, node: n, log: cfg.Logger, cmds: newCommandTable(),
-		runID: newRunID(), clients: make(map[int64]*client)}
+		runID: newRunID(), clients: make(map[int64]*client),
+		slowlog: newSlowLog(cfg.SlowlogSlowerThan, max(cfg.SlowlogMaxLen, 0))}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -284,12 +287,12 @@ func (s *Server) dispatchOne(c *client, args [][]byte) {
 	if c.tx.multi && c.queue(top, cmd, args) {
 		return
 	}
+	c.wroteError = false
+	cmd.handler(c, args)
+	took := time.Since(start)
 	if obs := s.cfg.Observer; obs != nil {
-		c.wroteError = false
-		cmd.handler(c, args)
-		obs.Observe(cmd.fullName, time.Since(start), c.wroteError)
-	} else {
-		cmd.handler(c, args)
+		obs.Observe(cmd.fullName, took, c.wroteError)
 	}
+	s.slowlog.observe(c, cmd, args, took)
 	s.stats.commands.Add(1) // after the command, as Redis counts: INFO does not count itself
 }

@@ -30,6 +30,9 @@ const (
 	// INCRBYFLOAT with a bad increment): the event loop does not plan it,
 	// since such a read may wait.
 	flagWriteReads
+	// flagNoSlowlog keeps a command out of the slow log: EXEC, as in Redis,
+	// and the commands that may carry a password (AUTH, HELLO).
+	flagNoSlowlog
 )
 
 // names returns the flags as COMMAND reports them.

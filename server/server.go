@@ -97,6 +97,12 @@ type Config struct {
 	// command (resp.Config.MaxValueSize), in bytes: Redis's
 	// proto-max-bulk-len, 512 MiB by default (0 means the default).
 	ProtoMaxBulkLen int64 `json:"proto-max-bulk-len"`
+	// SlowlogLogSlowerThan is the time in microseconds from a command's
+	// dispatch to its reply from which SLOWLOG records it, as Redis's
+	// slowlog-log-slower-than: negative records nothing, 0 every command.
+	SlowlogLogSlowerThan int64 `json:"slowlog-log-slower-than"`
+	// SlowlogMaxLen is how many entries SLOWLOG keeps (slowlog-max-len).
+	SlowlogMaxLen int64 `json:"slowlog-max-len"`
 
 	Logger *slog.Logger `json:"-"`
 }
@@ -124,20 +130,38 @@ func raftLogMaxBytes(mb int64) int64 {
 // DefaultConfig returns a Config with every default filled in.
 func DefaultConfig() Config {
 	return Config{
-		Dir:                 DefaultDir,
-		RESPAddr:            DefaultRESPAddr,
-		RaftAddr:            DefaultRaftAddr,
-		RPCAddr:             DefaultRPCAddr,
-		HTTPAddr:            DefaultHTTPAddr,
-		Engine:              DefaultEngine,
-		EngineCacheMB:       defaultCacheMB(),
-		EngineWriteBehindMB: storage.DefaultWriteBehindBytes >> 20,
-		ReadConsistency:     DefaultReadConsistency,
-		RESPEventLoop:       runtime.GOOS == "linux",
-		RaftLogMaxMB:        cluster.DefaultLogMaxBytes >> 20,
-		MinFreeDiskMB:       DefaultMinFreeDiskMB,
-		ProtoMaxBulkLen:     resp.DefaultMaxValueSize,
+		Dir:                  DefaultDir,
+		RESPAddr:             DefaultRESPAddr,
+		RaftAddr:             DefaultRaftAddr,
+		RPCAddr:              DefaultRPCAddr,
+		HTTPAddr:             DefaultHTTPAddr,
+		Engine:               DefaultEngine,
+		EngineCacheMB:        defaultCacheMB(),
+		EngineWriteBehindMB:  storage.DefaultWriteBehindBytes >> 20,
+		ReadConsistency:      DefaultReadConsistency,
+		RESPEventLoop:        runtime.GOOS == "linux",
+		RaftLogMaxMB:         cluster.DefaultLogMaxBytes >> 20,
+		MinFreeDiskMB:        DefaultMinFreeDiskMB,
+		ProtoMaxBulkLen:      resp.DefaultMaxValueSize,
+		SlowlogLogSlowerThan: resp.DefaultSlowlogSlowerThan.Microseconds(),
+		SlowlogMaxLen:        resp.DefaultSlowlogMaxLen,
 	}
+}
+
+// slowlogConfig turns the slow log settings into resp's (whose zero values
+// mean its defaults).
+func slowlogConfig(slowerThanUS, maxLen int64) (time.Duration, int) {
+	slower := time.Duration(slowerThanUS) * time.Microsecond
+	switch {
+	case slowerThanUS < 0:
+		slower = -1
+	case slowerThanUS == 0:
+		slower = 1 // every command
+	}
+	if maxLen == 0 {
+		return slower, -1 // keep none
+	}
+	return slower, int(maxLen)
 }
 
 // The range of --proto-max-bulk-len: Redis's own lower bound, and the
@@ -196,6 +220,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ProtoMaxBulkLen != 0 && (c.ProtoMaxBulkLen < minProtoMaxBulkLen || c.ProtoMaxBulkLen > maxProtoMaxBulkLen) {
 		return fmt.Errorf("--proto-max-bulk-len: %d is out of range (%d to %d bytes)", c.ProtoMaxBulkLen, minProtoMaxBulkLen, maxProtoMaxBulkLen)
+	}
+	if c.SlowlogLogSlowerThan > 1<<40 {
+		return fmt.Errorf("--slowlog-log-slower-than: %d is out of range (negative for no slow log, 0 for every command, up to %d microseconds)", c.SlowlogLogSlowerThan, int64(1<<40))
+	}
+	if c.SlowlogMaxLen < 0 || c.SlowlogMaxLen > 1<<20 {
+		return fmt.Errorf("--slowlog-max-len: %d is out of range (0 to 1048576)", c.SlowlogMaxLen)
 	}
 	if c.SnapshotInterval != 0 && (c.SnapshotInterval < minSnapshotInterval || c.SnapshotInterval > maxSnapshotInterval) {
 		return fmt.Errorf("--snapshot-interval: %s is out of range (0 for the default, or %s to %s)", c.SnapshotInterval, minSnapshotInterval, maxSnapshotInterval)
@@ -330,8 +360,10 @@ func New(cfg Config) (_ *Server, err error) {
 	}()
 	// One set of metrics: RESP records every command in it, HTTP serves it.
 	metrics := httpapi.NewMetrics()
+	slower, slowMax := slowlogConfig(cfg.SlowlogLogSlowerThan, cfg.SlowlogMaxLen)
 	if s.resp, err = resp.New(resp.Config{Addr: cfg.RESPAddr, Logger: cfg.Logger.With("component", "resp"),
-		Observer: metrics, EventLoop: cfg.RESPEventLoop, MaxValueSize: cfg.ProtoMaxBulkLen}, s.node); err != nil {
+		Observer: metrics, EventLoop: cfg.RESPEventLoop, MaxValueSize: cfg.ProtoMaxBulkLen,
+		SlowlogSlowerThan: slower, SlowlogMaxLen: slowMax}, s.node); err != nil {
 		return nil, err
 	}
 	if err := s.resp.Start(); err != nil {

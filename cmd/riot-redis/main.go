@@ -73,6 +73,8 @@ func parseConfig(args []string, stderr io.Writer) (server.Config, error) {
 	fs.Uint64Var(&cfg.TrailingLogs, "trailing-logs", cluster.DefaultTrailingLogs, "Raft log entries kept behind a snapshot, for followers to catch up from (0: the default)")
 	fs.Int64Var(&cfg.RaftLogMaxMB, "raft-log-max-mb", cfg.RaftLogMaxMB, "Raft log size in MiB past which the node takes a snapshot and keeps fewer entries behind it (0: no byte bound)")
 	fs.Int64Var(&cfg.ProtoMaxBulkLen, "proto-max-bulk-len", cfg.ProtoMaxBulkLen, "largest bulk string a client may send, and largest string SETRANGE, SETBIT and BITFIELD may build, in bytes (1048576 to 536870912)")
+	fs.Int64Var(&cfg.SlowlogLogSlowerThan, "slowlog-log-slower-than", cfg.SlowlogLogSlowerThan, "microseconds from a command's arrival to its reply from which SLOWLOG records it (negative: never; 0: every command)")
+	fs.Int64Var(&cfg.SlowlogMaxLen, "slowlog-max-len", cfg.SlowlogMaxLen, "entries SLOWLOG keeps")
 	fs.Int64Var(&cfg.MinFreeDiskMB, "min-free-disk-mb", cfg.MinFreeDiskMB, "free space in MiB on the data directory's file system below which the leader refuses writes other than deletes (0: no floor)")
 
 	// The config file is applied first so that flags on the command line win.

@@ -58,6 +58,9 @@ func TestParseConfigDefaultsAndErrors(t *testing.T) {
 	if cfg, err = parseConfig(nil, &bytes.Buffer{}); err != nil || cfg.ProtoMaxBulkLen != 512<<20 {
 		t.Fatalf("--proto-max-bulk-len default: %d, %v; want 512 MiB", cfg.ProtoMaxBulkLen, err)
 	}
+	if cfg, err = parseConfig(nil, &bytes.Buffer{}); err != nil || cfg.SlowlogLogSlowerThan != 10000 || cfg.SlowlogMaxLen != 128 {
+		t.Fatalf("slow log defaults: %d us, %d entries, %v; want Redis's 10000 and 128", cfg.SlowlogLogSlowerThan, cfg.SlowlogMaxLen, err)
+	}
 	if cfg, err = parseConfig([]string{"--proto-max-bulk-len", "1048576"}, &bytes.Buffer{}); err != nil || cfg.ProtoMaxBulkLen != 1<<20 {
 		t.Fatalf("--proto-max-bulk-len 1048576: %+v, %v", cfg, err)
 	}
@@ -76,6 +79,8 @@ func TestParseConfigDefaultsAndErrors(t *testing.T) {
 		{[]string{"--min-free-disk-mb", "2000000"}, "--min-free-disk-mb"},
 		{[]string{"--min-free-disk-mb", "x"}, "min-free-disk-mb"},
 		{[]string{"--proto-max-bulk-len", "1000"}, "--proto-max-bulk-len"},
+		{[]string{"--slowlog-max-len", "-1"}, "--slowlog-max-len"},
+		{[]string{"--slowlog-log-slower-than", "2000000000000"}, "--slowlog-log-slower-than"},
 		{[]string{"--proto-max-bulk-len", "536870913"}, "--proto-max-bulk-len"},
 		{[]string{"--proto-max-bulk-len", "64mb"}, "proto-max-bulk-len"},
 		{[]string{"--snapshot-threshold", "-1"}, "snapshot-threshold"},
