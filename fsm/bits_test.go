@@ -228,6 +228,10 @@ func TestBitFieldOverflow(t *testing.T) {
 		{base: 1<<62 - 1, incr: 1 << 62, bits: 63, wrap: 1<<63 - 1, sat: 1<<63 - 1},
 		{base: 1<<63 - 1, incr: 1, bits: 63, wrap: 0, sat: 1<<63 - 1, over: true},
 		{base: 1<<63 - 1, incr: math.MaxInt64, bits: 63, wrap: 1<<63 - 2, sat: 1<<63 - 1, over: true},
+		// Redis's quirk: a SET value this far below an i5's range wraps
+		// Redis's headroom arithmetic and saturates to the maximum.
+		{base: math.MinInt64 + 1, incr: 0, signed: true, bits: 5, wrap: 1, sat: 15, over: true},
+		{base: -1000, incr: 0, signed: true, bits: 5, wrap: -8, sat: -16, over: true},
 	} {
 		o := BitFieldOp{Signed: tc.signed, Bits: tc.bits, Overflow: OverflowWrap}
 		w, over := fieldAdd(tc.base, tc.incr, o, tc.up)

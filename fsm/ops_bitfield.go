@@ -189,6 +189,8 @@ func fieldAdd(base, incr int64, o BitFieldOp, up bool) (int64, bool) {
 	down := false
 	switch {
 	case up:
+	case o.Signed:
+		up, down = signedOverflow(base, incr, lo, hi, o.Bits)
 	case incr > 0 && sum < base: // the exact sum passed the int64 range
 		up = true
 	case incr < 0 && sum > base:
@@ -213,6 +215,23 @@ func fieldAdd(base, incr int64, o BitFieldOp, up bool) (int64, bool) {
 		}
 	}
 	return int64(w), true
+}
+
+// signedOverflow is Redis's test of a signed field's sum for overflow, its
+// arithmetic included: for a base in the type's range it is the exact test,
+// but a SET value far below the range (within the type's maximum of the
+// int64 minimum) wraps its headroom around and counts as an overflow
+// upwards, which OVERFLOW SAT answers with the maximum.
+func signedOverflow(base, incr, lo, hi int64, bits int) (up, down bool) {
+	maxIncr := int64(uint64(hi) - uint64(base))
+	minIncr := lo - base
+	switch {
+	case base > hi || (bits != 64 && incr > maxIncr) || (base >= 0 && incr > 0 && incr > maxIncr):
+		return true, false
+	case base < lo || (bits != 64 && incr < minIncr) || (base < 0 && incr < 0 && incr < minIncr):
+		return false, true
+	}
+	return false, false
 }
 
 // getField reads o's field from v (bits past v read as zeros).

@@ -180,7 +180,8 @@ func writeResult(w redcon.Conn, r fsm.Result) {
 }
 
 // errorMarkConn notes that an error reply was written, so the dispatcher can
-// count failed commands for the Observer.
+// count failed commands (commandstats, the Observer), and counts it by its
+// code (errorstats).
 type errorMarkConn struct {
 	redcon.Conn
 	c *client
@@ -188,5 +189,6 @@ type errorMarkConn struct {
 
 func (w *errorMarkConn) WriteError(msg string) {
 	w.c.wroteError = true
+	w.c.srv.errors.count(msg)
 	w.Conn.WriteError(msg)
 }

@@ -166,35 +166,42 @@ type infoSection struct {
 	name  string // lower case, as requested
 	title string // as the header shows it
 	write func(c *client, b *infoBuilder)
+	// notDefault leaves the section out of INFO without arguments (and
+	// "default"): it is listed only by name, "all" or "everything".
+	notDefault bool
 }
 
-// infoSections in the order INFO lists them. All of them are in the default
-// set. Redis's cpu, modules, commandstats, errorstats and latencystats
-// sections are not kept.
+// infoSections in the order INFO lists them. Redis's cpu, modules and
+// latencystats sections are not kept.
 var infoSections = []infoSection{
-	{"server", "Server", infoServer},
-	{"clients", "Clients", infoClients},
-	{"memory", "Memory", infoMemory},
-	{"persistence", "Persistence", infoPersistence},
-	{"stats", "Stats", infoStats},
-	{"replication", "Replication", infoReplication},
-	{"cluster", "Cluster", infoCluster},
-	{"keyspace", "Keyspace", infoKeyspace},
-	{"raft", "Raft", infoRaft},
-	{"engine", "Engine", infoEngine},
+	{"server", "Server", infoServer, false},
+	{"clients", "Clients", infoClients, false},
+	{"memory", "Memory", infoMemory, false},
+	{"persistence", "Persistence", infoPersistence, false},
+	{"stats", "Stats", infoStats, false},
+	{"replication", "Replication", infoReplication, false},
+	{"cluster", "Cluster", infoCluster, false},
+	{"keyspace", "Keyspace", infoKeyspace, false},
+	{"raft", "Raft", infoRaft, false},
+	{"engine", "Engine", infoEngine, false},
+	{"errorstats", "Errorstats", infoErrorStats, false},
+	{"commandstats", "Commandstats", infoCommandStats, true},
 }
 
 // INFO [section ...]: the server's state as a bulk string of "# Section"
 // headers and "field:value" lines separated by CRLF. With no argument, or
-// "default", "all" or "everything", every section; section names are
-// case-insensitive and unknown ones are ignored.
+// "default", every section but commandstats; with "all" or "everything",
+// every section; section names are case-insensitive and unknown ones are
+// ignored.
 func cmdInfo(c *client, args [][]byte) {
 	want := make(map[string]bool)
-	all := len(args) == 1
+	defaults, all := len(args) == 1, false
 	for _, a := range args[1:] {
 		name := strings.ToLower(string(a))
 		switch name {
-		case "default", "all", "everything":
+		case "default":
+			defaults = true
+		case "all", "everything":
 			all = true
 		default:
 			want[name] = true
@@ -202,7 +209,7 @@ func cmdInfo(c *client, args [][]byte) {
 	}
 	b := &infoBuilder{}
 	for _, sec := range infoSections {
-		if !all && !want[sec.name] {
+		if !all && !want[sec.name] && !(defaults && !sec.notDefault) {
 			continue
 		}
 		if len(b.buf) > 0 {
@@ -352,6 +359,7 @@ func infoStats(c *client, b *infoBuilder) {
 	b.int("total_connections_received", st.connections.Load())
 	b.int("total_commands_processed", st.commands.Load())
 	b.int("rejected_connections", st.rejected.Load())
+	b.int("total_error_replies", c.srv.errors.total.Load())
 }
 
 func infoReplication(c *client, b *infoBuilder) {

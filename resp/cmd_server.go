@@ -493,6 +493,7 @@ const errTextConfigSet = "ERR CONFIG SET is not supported: Riot's configuration 
 // CONFIG RESETSTAT: reset the counters INFO reports.
 func cmdConfigResetstat(c *client, _ [][]byte) {
 	c.srv.stats.reset()
+	c.srv.resetCommandStats()
 	c.conn.WriteString("OK")
 }
 

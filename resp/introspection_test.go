@@ -297,15 +297,26 @@ func mustInfo(t testing.TB, rdb *redis.Client, sections ...string) info {
 	return parseInfo(t, text)
 }
 
-var allSections = []string{"Server", "Clients", "Memory", "Persistence", "Stats", "Replication", "Cluster", "Keyspace", "Raft", "Engine"}
+var defaultSections = []string{"Server", "Clients", "Memory", "Persistence", "Stats", "Replication", "Cluster", "Keyspace", "Raft", "Engine", "Errorstats"}
 
 func TestInfoSections(t *testing.T) {
 	n := mustNode(t)
 	s := mustServer(t, n, Config{})
 	rdb := mustClient(t, s, nil)
-	for _, args := range [][]string{nil, {"default"}, {"all"}, {"EVERYTHING"}, {"server", "all"}} {
-		if got := mustInfo(t, rdb, args...).sections; !slices.Equal(got, allSections) {
-			t.Errorf("INFO %v sections = %v, want %v", args, got, allSections)
+	allSections := append(slices.Clone(defaultSections), "Commandstats")
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{nil, defaultSections},
+		{[]string{"default"}, defaultSections},
+		{[]string{"all"}, allSections},
+		{[]string{"EVERYTHING"}, allSections},
+		{[]string{"server", "all"}, allSections},
+		{[]string{"default", "commandstats"}, allSections},
+	} {
+		if got := mustInfo(t, rdb, tc.args...).sections; !slices.Equal(got, tc.want) {
+			t.Errorf("INFO %v sections = %v, want %v", tc.args, got, tc.want)
 		}
 	}
 	for _, tc := range []struct {

@@ -290,13 +290,32 @@ func (c *client) finishWrites(w *writeRun, res fsm.Result, perr error) {
 	w.one[0] = fsm.Result{}
 	obs := c.srv.cfg.Observer
 	elapsed := time.Since(w.start)
+	share := elapsed / time.Duration(len(w.run)) // each command's part of the run, for commandstats
 	for i := range w.run {
 		r := w.replies[w.run[i].r0:w.run[i].r1]
 		real.WriteRaw(r)
 		c.srv.stats.commands.Add(1)
+		failed := len(r) > 0 && r[0] == '-'
+		w.run[i].cmd.stats.done(share, failed)
+		if failed {
+			c.srv.errors.count(errorLine(r))
+		}
 		if obs != nil {
-			obs.Observe(w.run[i].cmd.fullName, elapsed, len(r) > 0 && r[0] == '-')
+			obs.Observe(w.run[i].cmd.fullName, elapsed, failed)
 		}
 		c.srv.slowlog.observe(c, w.run[i].cmd, w.run[i].args, elapsed)
 	}
+}
+
+// errorLine returns the text of the error reply at the start of r ("-ERR
+// ...\r\n").
+func errorLine(r []byte) string {
+	end := len(r)
+	for i := 1; i < len(r); i++ {
+		if r[i] == '\r' {
+			end = i
+			break
+		}
+	}
+	return string(r[1:end])
 }

@@ -76,6 +76,7 @@ type Server struct {
 	cmds *table
 
 	slowlog *slowLog
+	errors  errorStats // INFO errorstats
 
 	// ctx is cancelled by Close, which aborts every in-flight node call.
 	ctx    context.Context
@@ -281,6 +282,7 @@ func (s *Server) dispatchOne(c *client, args [][]byte) {
 	}
 	c.info.lastCmd.Store(cmd)
 	if !cmd.arityOK(len(args)) {
+		cmd.stats.rejected.Add(1)
 		c.reject(cmd, cmd.arityErr)
 		return
 	}
@@ -290,6 +292,7 @@ func (s *Server) dispatchOne(c *client, args [][]byte) {
 	c.wroteError = false
 	cmd.handler(c, args)
 	took := time.Since(start)
+	cmd.stats.done(took, c.wroteError)
 	if obs := s.cfg.Observer; obs != nil {
 		obs.Observe(cmd.fullName, took, c.wroteError)
 	}

@@ -77,6 +77,8 @@ type command struct {
 
 	subs     *table // subcommands of a container command, or nil
 	arityErr string
+
+	stats cmdStats // INFO commandstats
 }
 
 // arityOK reports whether n arguments (including the name) fit the arity.

@@ -487,7 +487,9 @@ func (g *cmdGen) restore(k string) []string {
 	abs := g.rng.IntN(3) == 0
 	ttl := g.millis()
 	if abs {
-		ttl = g.unixMillis()
+		// Safe as relative TTLs too, should ABSTTL be dropped (slip): no
+		// small positive times, which would expire during the test.
+		ttl = g.pick("0", "-5", "x", "1000000000000", strconv.FormatInt(g.now.UnixMilli()+10*86_400_000+1, 10), "9223372036854775807")
 	}
 	args := []string{"RESTORE", k, ttl, payload}
 	if abs {
