@@ -290,7 +290,7 @@ func (c *client) finishWrites(w *writeRun, res fsm.Result, perr error) {
 	w.one[0] = fsm.Result{}
 	obs := c.srv.cfg.Observer
 	elapsed := time.Since(w.start)
-	share := elapsed / time.Duration(len(w.run)) // each command's part of the run, for commandstats
+	share := elapsed / time.Duration(max(len(w.run), 1)) // each command's part of the run, for commandstats
 	for i := range w.run {
 		r := w.replies[w.run[i].r0:w.run[i].r1]
 		real.WriteRaw(r)
