@@ -17,6 +17,7 @@ func newCommandTable() *table {
 	registerClusterCommands(t)
 	registerServerCommands(t)
 	registerSlowlogCommands(t)
+	registerShutdownCommand(t)
 	registerTxCommands(t) // last: it sets the MULTI behaviour of the others
 	return t
 }
@@ -731,6 +732,7 @@ var commandMeta = map[string]cmdMeta{
 	"slowlog|len":   {flags: "admin loading stale", acl: "@admin @slow @dangerous", tips: "request_policy:all_nodes response_policy:agg_sum nondeterministic_output", summary: "Get the slow log's length", since: "2.2.12", group: "server", complexity: "O(1)"},
 	"slowlog|reset": {flags: "admin loading stale", acl: "@admin @slow @dangerous", tips: "request_policy:all_nodes response_policy:all_succeeded", summary: "Clear all entries from the slow log", since: "2.2.12", group: "server", complexity: "O(N) where N is the number of entries in the slowlog"},
 	"slowlog|help":  {flags: "loading stale", acl: "@slow", summary: "Show helpful text about the different subcommands", since: "6.2.0", group: "server", complexity: "O(1)"},
+	"shutdown":      {flags: "admin noscript loading stale no_multi allow_busy", acl: "@admin @slow @dangerous", summary: "Synchronously save the dataset to disk and then shut down the server", since: "1.0.0", group: "server", complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)"},
 	"copy":          {flags: "write denyoom", acl: "@keyspace @write @slow", summary: "Copy a key", since: "6.2.0", group: "generic", complexity: "O(N) worst case for collections, where N is the number of nested items. O(1) for string values."},
 	"expire":        {flags: "write fast", acl: "@keyspace @write @fast", keyFlags: "RW update", summary: "Set a key's time to live in seconds", since: "1.0.0", group: "generic", complexity: "O(1)"},
 	"expireat":      {flags: "write fast", acl: "@keyspace @write @fast", keyFlags: "RW update", summary: "Set the expiration for a key as a UNIX timestamp", since: "1.2.0", group: "generic", complexity: "O(1)"},

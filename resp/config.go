@@ -57,6 +57,10 @@ type Config struct {
 	// SlowlogMaxLen is how many entries the slow log keeps (Redis's
 	// slowlog-max-len); zero: 128; negative: none.
 	SlowlogMaxLen int
+	// Shutdown, if set, is called (once, on its own goroutine) when a client
+	// sends SHUTDOWN: it should stop the process as SIGTERM does. Nil refuses
+	// SHUTDOWN with an error.
+	Shutdown func()
 	// Observer, if set, receives one measurement per command and the change
 	// in connected clients (the HTTP /metrics endpoint implements it).
 	Observer Observer

@@ -78,6 +78,8 @@ type Server struct {
 	slowlog *slowLog
 	errors  errorStats // INFO errorstats
 
+	shuttingDown atomic.Bool // SHUTDOWN was received
+
 	// ctx is cancelled by Close, which aborts every in-flight node call.
 	ctx    context.Context
 	cancel context.CancelFunc

@@ -105,6 +105,9 @@ type Config struct {
 	SlowlogMaxLen int64 `json:"slowlog-max-len"`
 
 	Logger *slog.Logger `json:"-"`
+	// Shutdown, if set, is called when a client sends SHUTDOWN; it should
+	// stop the node as SIGTERM does (Close). Nil refuses SHUTDOWN.
+	Shutdown func() `json:"-"`
 }
 
 // minRaftLogMaxMB is the smallest byte bound on the Raft log: a few of its
@@ -363,7 +366,7 @@ func New(cfg Config) (_ *Server, err error) {
 	slower, slowMax := slowlogConfig(cfg.SlowlogLogSlowerThan, cfg.SlowlogMaxLen)
 	if s.resp, err = resp.New(resp.Config{Addr: cfg.RESPAddr, Logger: cfg.Logger.With("component", "resp"),
 		Observer: metrics, EventLoop: cfg.RESPEventLoop, MaxValueSize: cfg.ProtoMaxBulkLen,
-		SlowlogSlowerThan: slower, SlowlogMaxLen: slowMax}, s.node); err != nil {
+		SlowlogSlowerThan: slower, SlowlogMaxLen: slowMax, Shutdown: cfg.Shutdown}, s.node); err != nil {
 		return nil, err
 	}
 	if err := s.resp.Start(); err != nil {

@@ -37,6 +37,9 @@ func run(args []string, stderr io.Writer) error {
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	ctx, shutdown := context.WithCancel(ctx)
+	defer shutdown()
+	cfg.Shutdown = shutdown // SHUTDOWN from a client, as SIGTERM
 	srv, err := server.New(cfg)
 	if err != nil {
 		return err

@@ -277,9 +277,14 @@ func TestProcessCluster(t *testing.T) {
 	if err := other.Set(ctx, "after-leader-exit", "1", 0).Err(); err != nil {
 		t.Fatalf("SET after the leader's SIGTERM: %v", err)
 	}
-	// SIGTERM the rest: each shuts down cleanly and exits 0.
+	// Stop the rest, one with SHUTDOWN sent by a client (redis-cli shutdown),
+	// the other with SIGTERM: each shuts down cleanly and exits 0.
+	byCommand := (leader + 1) % 3
+	if err := clients[byCommand].Do(ctx, "SHUTDOWN").Err(); err == nil || strings.HasPrefix(err.Error(), "ERR") {
+		t.Errorf("SHUTDOWN on %s: %v, want the connection closed without a reply", procs[byCommand].name, err)
+	}
 	for i, p := range procs {
-		if i != leader {
+		if i != leader && i != byCommand {
 			p.cmd.Process.Signal(syscall.SIGTERM)
 		}
 	}
@@ -294,8 +299,11 @@ func TestProcessCluster(t *testing.T) {
 			if err != nil {
 				t.Errorf("%s exited with %v", p.name, err)
 			}
+			if i == byCommand && !strings.Contains(p.out.String(), "SHUTDOWN received") {
+				t.Errorf("%s exited without logging the SHUTDOWN; log:\n%s", p.name, p.out.String())
+			}
 		case <-time.After(30 * time.Second):
-			t.Errorf("%s did not exit within 30s of SIGTERM", p.name)
+			t.Errorf("%s did not exit within 30s of SIGTERM or SHUTDOWN", p.name)
 		}
 	}
 }
