@@ -59,7 +59,7 @@ func cmdBitOp(c *client, args [][]byte) {
 // for a missing key; ok is false when the read failed and its error reply
 // is written (WRONGTYPE, or the node's error). Outside MULTI it reads the
 // state machine; inside, it hands over the result of the GET the
-// transaction ran for the command (txBitRead).
+// transaction ran for the command (txStringRead).
 type stringRead func() (val []byte, found, ok bool)
 
 func (c *client) stringReader(key []byte) stringRead {
@@ -73,11 +73,11 @@ func (c *client) stringReader(key []byte) stringRead {
 	}
 }
 
-// txBitRead is the transactional form of a bit read: a GET of its key, whose
-// result answer turns into the reply.
-func txBitRead(answer func(c *client, args [][]byte, read stringRead)) txRead {
+// txStringRead is the transactional form of a command that reads the string
+// at args[key]: a GET of it, whose result answer turns into the reply.
+func txStringRead(key int, answer func(c *client, args [][]byte, read stringRead)) txRead {
 	return txRead{
-		build: func(a [][]byte) (*fsm.Command, string) { return fsm.NewGet(a[1]), "" },
+		build: func(a [][]byte) (*fsm.Command, string) { return fsm.NewGet(a[key]), "" },
 		reply: func(c *client, a [][]byte, r fsm.Result) {
 			answer(c, a, func() ([]byte, bool, bool) {
 				switch r.Kind {

@@ -18,6 +18,7 @@ func newCommandTable() *table {
 	registerServerCommands(t)
 	registerSlowlogCommands(t)
 	registerShutdownCommand(t)
+	registerMemoryCommands(t)
 	registerTxCommands(t) // last: it sets the MULTI behaviour of the others
 	return t
 }
@@ -733,6 +734,10 @@ var commandMeta = map[string]cmdMeta{
 	"slowlog|reset": {flags: "admin loading stale", acl: "@admin @slow @dangerous", tips: "request_policy:all_nodes response_policy:all_succeeded", summary: "Clear all entries from the slow log", since: "2.2.12", group: "server", complexity: "O(N) where N is the number of entries in the slowlog"},
 	"slowlog|help":  {flags: "loading stale", acl: "@slow", summary: "Show helpful text about the different subcommands", since: "6.2.0", group: "server", complexity: "O(1)"},
 	"shutdown":      {flags: "admin noscript loading stale no_multi allow_busy", acl: "@admin @slow @dangerous", summary: "Synchronously save the dataset to disk and then shut down the server", since: "1.0.0", group: "server", complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)"},
+	"memory":        {flags: "", acl: "@slow", summary: "A container for memory diagnostics commands", since: "4.0.0", group: "server", complexity: "Depends on subcommand."},
+	"memory|usage":  {flags: "readonly", acl: "@read @slow", keyFlags: "RO", summary: "Estimate the memory usage of a key", since: "4.0.0", group: "server", complexity: "O(N) where N is the number of samples."},
+	"memory|purge":  {flags: "", acl: "@slow", tips: "request_policy:all_shards response_policy:all_succeeded", summary: "Ask the allocator to release memory", since: "4.0.0", group: "server", complexity: "Depends on how much memory is allocated, could be slow"},
+	"memory|help":   {flags: "loading stale", acl: "@slow", summary: "Show helpful text about the different subcommands", since: "4.0.0", group: "server", complexity: "O(1)"},
 	"copy":          {flags: "write denyoom", acl: "@keyspace @write @slow", summary: "Copy a key", since: "6.2.0", group: "generic", complexity: "O(N) worst case for collections, where N is the number of nested items. O(1) for string values."},
 	"expire":        {flags: "write fast", acl: "@keyspace @write @fast", keyFlags: "RW update", summary: "Set a key's time to live in seconds", since: "1.0.0", group: "generic", complexity: "O(1)"},
 	"expireat":      {flags: "write fast", acl: "@keyspace @write @fast", keyFlags: "RW update", summary: "Set the expiration for a key as a UNIX timestamp", since: "1.2.0", group: "generic", complexity: "O(1)"},

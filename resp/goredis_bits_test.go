@@ -163,3 +163,36 @@ func TestProtoMaxBulkLen(t *testing.T) {
 		t.Errorf("EXISTS of the refused keys = %d, %v", n, err)
 	}
 }
+
+// TestMemoryUsage: MEMORY USAGE estimates a key's bytes (key, value and a
+// fixed overhead), nil for a missing or expired key, also inside MULTI.
+func TestMemoryUsage(t *testing.T) {
+	rdb := mustClient(t, mustServer(t, mustNode(t), Config{}), nil)
+	ctx := testContext(t)
+	if err := rdb.Set(ctx, "small", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, "big", strings.Repeat("x", 10000), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := rdb.MemoryUsage(ctx, "small").Result(); err != nil || n != 5+1+memoryKeyOverhead {
+		t.Errorf("MEMORY USAGE small = %d, %v", n, err)
+	}
+	if n, err := rdb.MemoryUsage(ctx, "big", 0).Result(); err != nil || n != 3+10000+memoryKeyOverhead {
+		t.Errorf("MEMORY USAGE big SAMPLES 0 = %d, %v", n, err)
+	}
+	if err := rdb.MemoryUsage(ctx, "none").Err(); err != redis.Nil {
+		t.Errorf("MEMORY USAGE of a missing key: %v, want nil", err)
+	}
+	var usage *redis.IntCmd
+	if _, err := rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Append(ctx, "small", "vv")
+		usage = p.MemoryUsage(ctx, "small")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := usage.Result(); err != nil || n != 5+3+memoryKeyOverhead {
+		t.Errorf("MEMORY USAGE inside MULTI after APPEND = %d, %v", n, err)
+	}
+}
