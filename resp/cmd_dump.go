@@ -2,6 +2,7 @@ package resp
 
 import (
 	"errors"
+	"math"
 
 	"github.com/riot-kv/riot-redis/fsm"
 	"github.com/riot-kv/riot-redis/internal/rdb"
@@ -50,6 +51,21 @@ var txDump = txRead{
 	},
 }
 
+// restoreHint checks a RESTORE IDLETIME or FREQ value: an integer from 0 to
+// most, else it answers errText (or Redis's not-an-integer error).
+func (c *client) restoreHint(b []byte, most int64, errText string) bool {
+	n, ok := parseInt(b)
+	switch {
+	case !ok:
+		c.conn.WriteError(errTextNotInteger)
+	case n < 0 || n > most:
+		c.conn.WriteError(errText)
+	default:
+		return true
+	}
+	return false
+}
+
 // RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds]
 // [FREQ frequency]. IDLETIME and FREQ are checked and ignored: Riot keeps
 // no access times or frequencies.
@@ -64,25 +80,13 @@ func cmdRestore(c *client, args [][]byte) {
 		case equalFold(opt, "absttl"):
 			flags |= fsm.RestoreAbsTTL
 		case equalFold(opt, "idletime") && more >= 1 && !freq:
-			n, ok := parseInt(args[j+1])
-			switch {
-			case !ok:
-				c.conn.WriteError(errTextNotInteger)
-				return
-			case n < 0:
-				c.conn.WriteError(errTextIdleTime)
+			if !c.restoreHint(args[j+1], math.MaxInt64, errTextIdleTime) {
 				return
 			}
 			idle = true
 			j++
 		case equalFold(opt, "freq") && more >= 1 && !idle:
-			n, ok := parseInt(args[j+1])
-			switch {
-			case !ok:
-				c.conn.WriteError(errTextNotInteger)
-				return
-			case n < 0 || n > 255:
-				c.conn.WriteError(errTextFreq)
+			if !c.restoreHint(args[j+1], 255, errTextFreq) {
 				return
 			}
 			freq = true
