@@ -19,6 +19,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -537,6 +538,23 @@ func (n *Node) Snapshot() error {
 		return nil
 	}
 	return err
+}
+
+// LastSnapshot returns when the newest snapshot in this node's snapshot
+// store was taken (by this node, or by the leader that sent it), and its
+// index; ok is false when there is none. The snapshot store names each
+// snapshot term-index-milliseconds.
+func (n *Node) LastSnapshot() (at time.Time, index uint64, ok bool) {
+	metas, err := n.snaps.List()
+	if err != nil || len(metas) == 0 {
+		return time.Time{}, 0, false
+	}
+	id := metas[0].ID // newest first
+	ms, err := strconv.ParseInt(id[strings.LastIndexByte(id, '-')+1:], 10, 64)
+	if err != nil {
+		return time.Time{}, 0, false
+	}
+	return time.UnixMilli(ms), metas[0].Index, true
 }
 
 // watchLeadership reacts to leadership changes: a new leader proposes a no-op

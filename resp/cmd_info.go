@@ -341,14 +341,13 @@ func bytesToHuman(n int64) string {
 	return strconv.FormatFloat(v, 'f', 2, 64) + units[i]
 }
 
-func infoPersistence(_ *client, b *infoBuilder) {
+func infoPersistence(c *client, b *infoBuilder) {
 	// Writes are durable when acknowledged: the Raft log is fsynced before a
 	// commit, which Redis would call an append-only file with fsync always.
+	// The rdb_ fields describe Raft snapshots (cmd_save.go).
 	b.int("loading", 0)
 	b.int("async_loading", 0)
-	b.int("rdb_changes_since_last_save", 0)
-	b.int("rdb_bgsave_in_progress", 0)
-	b.str("rdb_last_bgsave_status", "ok")
+	infoSaves(c, b)
 	b.int("aof_enabled", 1)
 	b.int("aof_rewrite_in_progress", 0)
 	b.str("aof_last_write_status", "ok")

@@ -40,6 +40,12 @@ type testNode struct {
 	asyncErr  error                 // ProposeAsync's next answer, nothing applied
 	block     chan struct{}         // if set, Propose waits for it or for ctx
 	blocked   int                   // proposals waiting on block
+
+	snapshots     int       // Snapshot calls that succeeded
+	snapshotAt    time.Time // the last one's time and index
+	snapshotIndex uint64
+	snapshotErr   error         // returned by Snapshot instead
+	snapshotHold  chan struct{} // if set, Snapshot waits for it (outside mu)
 }
 
 func mustNode(t testing.TB) *testNode {
@@ -344,6 +350,30 @@ func (n *testNode) LogSyncStats() raftlog.SyncStats {
 		st.Buckets[i] = n.index
 	}
 	return st
+}
+
+// Snapshot records a snapshot at the node's index, now.
+func (n *testNode) Snapshot() error {
+	n.mu.Lock()
+	hold := n.snapshotHold
+	n.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.snapshotErr != nil {
+		return n.snapshotErr
+	}
+	n.snapshotAt, n.snapshotIndex = time.Now(), n.f.AppliedIndex()
+	n.snapshots++
+	return nil
+}
+
+func (n *testNode) LastSnapshot() (time.Time, uint64, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.snapshotAt, n.snapshotIndex, n.snapshots > 0
 }
 
 // proposalCount returns how many proposals were applied.

@@ -66,6 +66,11 @@ type Node interface {
 	Stats() map[string]string
 	// LogSyncStats describes the Raft log's fdatasync calls (INFO).
 	LogSyncStats() raftlog.SyncStats
+	// Snapshot takes a Raft snapshot now (SAVE, BGSAVE).
+	Snapshot() error
+	// LastSnapshot is when the newest snapshot was taken, and its index; ok
+	// is false when there is none (LASTSAVE, INFO persistence).
+	LastSnapshot() (at time.Time, index uint64, ok bool)
 }
 
 // Server serves the Redis protocol on one TCP address.
@@ -79,6 +84,7 @@ type Server struct {
 	errors  errorStats // INFO errorstats
 
 	shuttingDown atomic.Bool // SHUTDOWN was received
+	bgsave       bgsaveState
 
 	// ctx is cancelled by Close, which aborts every in-flight node call.
 	ctx    context.Context
