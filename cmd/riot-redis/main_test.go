@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -424,5 +426,36 @@ func TestParseConfigEventLoop(t *testing.T) {
 		if err != nil || cfg.RESPEventLoop != tc.want {
 			t.Errorf("parseConfig(%q): RESPEventLoop %v, %v; want %v", tc.args, cfg.RESPEventLoop, err, tc.want)
 		}
+	}
+}
+
+// TestREADMEListsEveryFlag keeps the README's flags table in step with the
+// flags: every flag -h lists has a row.
+func TestREADMEListsEveryFlag(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var usage bytes.Buffer
+	if _, err := parseConfig([]string{"-h"}, &usage); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: %v", err)
+	}
+	n := 0
+	for _, line := range strings.Split(usage.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || !strings.HasPrefix(f[0], "-") {
+			continue
+		}
+		name := strings.TrimLeft(f[0], "-")
+		n++
+		if name == "config" {
+			continue // described in the text above the table
+		}
+		if !bytes.Contains(readme, []byte("| `--"+name+"` |")) {
+			t.Errorf("README's flags table has no row for --%s", name)
+		}
+	}
+	if n < 20 {
+		t.Fatalf("found %d flags in -h's output:\n%s", n, usage.String())
 	}
 }
