@@ -4,6 +4,7 @@ import (
 	"github.com/riot-kv/riot-redis/fsm"
 
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -227,5 +228,23 @@ func TestParseSetOptions(t *testing.T) {
 				tc.check(t, o)
 			}
 		})
+	}
+}
+
+// TestREADMEListsEveryCommand keeps the README's command list in step with
+// the command table: every command appears there, in capitals, in backticks.
+func TestREADMEListsEveryCommand(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := newCommandTable()
+	for _, c := range tb.order {
+		if !strings.Contains(string(readme), "`"+strings.ToUpper(c.name)) {
+			t.Errorf("README does not list %s", strings.ToUpper(c.name))
+		}
+	}
+	if len(tb.order) < 70 {
+		t.Fatalf("the table has %d commands", len(tb.order))
 	}
 }
