@@ -20,6 +20,7 @@ func newCommandTable() *table {
 	registerShutdownCommand(t)
 	registerMemoryCommands(t)
 	registerSaveCommands(t)
+	registerFailoverCommand(t)
 	registerTxCommands(t) // last: it sets the MULTI behaviour of the others
 	return t
 }
@@ -742,6 +743,7 @@ var commandMeta = map[string]cmdMeta{
 	"save":          {flags: "admin noscript no_async_loading no_multi", acl: "@admin @slow @dangerous", summary: "Synchronously save the dataset to disk", since: "1.0.0", group: "server", complexity: "O(N) where N is the total number of keys in all databases"},
 	"bgsave":        {flags: "admin noscript no_async_loading", acl: "@admin @slow @dangerous", summary: "Asynchronously save the dataset to disk", since: "1.0.0", group: "server", complexity: "O(1)"},
 	"lastsave":      {flags: "loading stale fast", acl: "@admin @fast @dangerous", tips: "nondeterministic_output", summary: "Get the UNIX time stamp of the last successful save to disk", since: "1.0.0", group: "server", complexity: "O(1)"},
+	"failover":      {flags: "admin noscript stale", acl: "@admin @slow @dangerous", summary: "Start a coordinated failover between this server and one of its replicas.", since: "6.2.0", group: "server", complexity: "O(1)"},
 	"copy":          {flags: "write denyoom", acl: "@keyspace @write @slow", summary: "Copy a key", since: "6.2.0", group: "generic", complexity: "O(N) worst case for collections, where N is the number of nested items. O(1) for string values."},
 	"expire":        {flags: "write fast", acl: "@keyspace @write @fast", keyFlags: "RW update", summary: "Set a key's time to live in seconds", since: "1.0.0", group: "generic", complexity: "O(1)"},
 	"expireat":      {flags: "write fast", acl: "@keyspace @write @fast", keyFlags: "RW update", summary: "Set the expiration for a key as a UNIX timestamp", since: "1.2.0", group: "generic", complexity: "O(1)"},

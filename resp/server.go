@@ -84,6 +84,7 @@ type Server struct {
 	errors  errorStats // INFO errorstats
 
 	shuttingDown atomic.Bool // SHUTDOWN was received
+	failingOver  atomic.Bool // a FAILOVER is transferring leadership
 	bgsave       bgsaveState
 
 	// ctx is cancelled by Close, which aborts every in-flight node call.
