@@ -171,7 +171,7 @@ type infoSection struct {
 	notDefault bool
 }
 
-// infoSections in the order INFO lists them. Redis's cpu, modules and
+// infoSections in the order INFO lists them. Redis's modules and
 // latencystats sections are not kept.
 var infoSections = []infoSection{
 	{"server", "Server", infoServer, false},
@@ -180,6 +180,7 @@ var infoSections = []infoSection{
 	{"persistence", "Persistence", infoPersistence, false},
 	{"stats", "Stats", infoStats, false},
 	{"replication", "Replication", infoReplication, false},
+	{"cpu", "CPU", infoCPU, false},
 	{"cluster", "Cluster", infoCluster, false},
 	{"keyspace", "Keyspace", infoKeyspace, false},
 	{"raft", "Raft", infoRaft, false},

@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -82,5 +83,23 @@ func TestCommandAndErrorStats(t *testing.T) {
 	}
 	if errs := stats("errorstats"); len(errs) != 0 {
 		t.Errorf("errorstats after CONFIG RESETSTAT: %v", errs)
+	}
+}
+
+// TestInfoCPU: INFO cpu reports the process's CPU time in seconds, as
+// Redis's fields do.
+func TestInfoCPU(t *testing.T) {
+	rdb := mustClient(t, mustServer(t, mustNode(t), Config{}), nil)
+	cpu := mustInfo(t, rdb, "cpu").fields["cpu"]
+	total := 0.0
+	for _, f := range []string{"used_cpu_sys", "used_cpu_user", "used_cpu_sys_children", "used_cpu_user_children"} {
+		v, err := strconv.ParseFloat(cpu[f], 64)
+		if err != nil || v < 0 || !strings.Contains(cpu[f], ".") {
+			t.Errorf("INFO cpu %s = %q", f, cpu[f])
+		}
+		total += v
+	}
+	if total <= 0 {
+		t.Errorf("INFO cpu reports no CPU time: %v", cpu)
 	}
 }

@@ -297,7 +297,7 @@ func mustInfo(t testing.TB, rdb *redis.Client, sections ...string) info {
 	return parseInfo(t, text)
 }
 
-var defaultSections = []string{"Server", "Clients", "Memory", "Persistence", "Stats", "Replication", "Cluster", "Keyspace", "Raft", "Engine", "Errorstats"}
+var defaultSections = []string{"Server", "Clients", "Memory", "Persistence", "Stats", "Replication", "CPU", "Cluster", "Keyspace", "Raft", "Engine", "Errorstats"}
 
 func TestInfoSections(t *testing.T) {
 	n := mustNode(t)
