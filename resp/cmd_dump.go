@@ -27,28 +27,16 @@ func registerDumpCommands(t *table) {
 }
 
 // DUMP key
-func cmdDump(c *client, args [][]byte) {
-	val, found, err := c.readString(args[1])
-	switch {
-	case err != nil:
-		c.writeError(err, false)
+func cmdDump(c *client, args [][]byte) { answerDump(c, args, c.stringReader(args[1])) }
+
+func answerDump(c *client, _ [][]byte, read stringRead) {
+	switch val, found, ok := read(); {
+	case !ok:
 	case !found:
 		c.conn.WriteNull()
 	default:
 		c.conn.WriteBulk(rdb.Encode(val))
 	}
-}
-
-// txDump is DUMP inside a transaction: a GET, encoded.
-var txDump = txRead{
-	build: func(a [][]byte) (*fsm.Command, string) { return fsm.NewGet(a[1]), "" },
-	reply: func(c *client, _ [][]byte, r fsm.Result) {
-		if r.Kind == fsm.ResultBulk {
-			c.conn.WriteBulk(rdb.Encode(r.Bulk))
-			return
-		}
-		writeResult(c.conn, r)
-	},
 }
 
 // restoreHint checks a RESTORE IDLETIME or FREQ value: an integer from 0 to

@@ -5,6 +5,8 @@ import (
 	"net"
 	"strconv"
 	"time"
+
+	"github.com/riot-kv/riot-redis/cluster"
 )
 
 // FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms]: Redis's coordinated
@@ -79,12 +81,25 @@ func cmdFailover(c *client, args [][]byte) {
 		ctx, cancel = context.WithTimeout(c.ctx, time.Duration(timeout)*time.Millisecond)
 	}
 	defer cancel()
-	r := c.srv.replication(ctx)
-	switch {
-	case !r.leader:
+	if c.srv.node.Role() != cluster.RoleLeader {
 		c.conn.WriteError(errTextFailoverReplica)
 		return
-	case len(r.replicas) == 0:
+	}
+	members, err := c.srv.node.Members(ctx)
+	if err != nil {
+		c.writeError(err, false)
+		return
+	}
+	// The replicas: the other members with a RESP address (INFO replication
+	// lists the same).
+	var replicas []cluster.Member
+	for _, m := range members {
+		if m.ID != c.srv.node.ID() && m.RESPAddr != "" {
+			replicas = append(replicas, m)
+		}
+	}
+	switch {
+	case len(replicas) == 0:
 		c.conn.WriteError(errTextFailoverNoRepl)
 		return
 	case force && (timeout == 0 || host == ""):
@@ -93,14 +108,9 @@ func cmdFailover(c *client, args [][]byte) {
 	}
 	id := ""
 	if host != "" {
-		members, err := c.srv.node.Members(ctx)
-		if err != nil {
-			c.writeError(err, false)
-			return
-		}
 		target := net.JoinHostPort(host, strconv.FormatInt(port, 10))
-		for _, m := range members {
-			if m.ID != c.srv.node.ID() && m.RESPAddr == target {
+		for _, m := range replicas {
+			if m.RESPAddr == target {
 				if !m.Voter {
 					c.conn.WriteError(errTextFailoverNotVoter)
 					return

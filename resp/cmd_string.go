@@ -445,23 +445,18 @@ func cmdStrlen(c *client, args [][]byte) {
 }
 
 // GETRANGE key start end (and its old name SUBSTR)
-func cmdGetRange(c *client, args [][]byte) {
-	start, ok := parseInt(args[2])
-	if !ok {
+func cmdGetRange(c *client, args [][]byte) { answerGetRange(c, args, c.stringReader(args[1])) }
+
+func answerGetRange(c *client, args [][]byte, read stringRead) {
+	start, ok1 := parseInt(args[2])
+	end, ok2 := parseInt(args[3])
+	if !ok1 || !ok2 {
 		c.conn.WriteError(errTextNotInteger)
 		return
 	}
-	end, ok := parseInt(args[3])
-	if !ok {
-		c.conn.WriteError(errTextNotInteger)
-		return
+	if val, _, ok := read(); ok {
+		c.conn.WriteBulk(stringRange(val, start, end))
 	}
-	val, _, err := c.readString(args[1])
-	if err != nil {
-		c.writeError(err, false)
-		return
-	}
-	c.conn.WriteBulk(stringRange(val, start, end))
 }
 
 // stringRange applies GETRANGE's index rules: negative indexes count from

@@ -91,8 +91,8 @@ var txReads = map[string]txRead{
 	"exists":   {build: func(a [][]byte) (*fsm.Command, string) { return fsm.NewExists(a[1:]...), "" }},
 	"mget":     {build: func(a [][]byte) (*fsm.Command, string) { return fsm.NewMGet(a[1:]...), "" }},
 	"strlen":   {build: func(a [][]byte) (*fsm.Command, string) { return fsm.NewStrlen(a[1]), "" }},
-	"getrange": {build: buildGetRange, reply: replyGetRange},
-	"substr":   {build: buildGetRange, reply: replyGetRange},
+	"getrange": txStringRead(1, answerGetRange),
+	"substr":   txStringRead(1, answerGetRange),
 	"getex": {build: func(a [][]byte) (*fsm.Command, string) {
 		if len(a) == 2 { // GETEX without options is a GET
 			return fsm.NewGet(a[1]), ""
@@ -120,36 +120,12 @@ var txReads = map[string]txRead{
 	"bitpos":       txStringRead(1, answerBitPos),
 	"bitfield_ro":  txStringRead(1, answerBitFieldRO),
 	"lcs":          txLCS,
-	"dump":         txDump,
+	"dump":         txStringRead(1, answerDump),
 	"memory|usage": txStringRead(2, answerMemoryUsage),
 }
 
 func buildTTL(flags byte) func([][]byte) (*fsm.Command, string) {
 	return func(a [][]byte) (*fsm.Command, string) { return fsm.NewPTTL(a[1], flags), "" }
-}
-
-// GETRANGE inside a transaction reads the value with GET and cuts it here.
-func buildGetRange(a [][]byte) (*fsm.Command, string) {
-	if _, ok := parseInt(a[2]); !ok {
-		return nil, errTextNotInteger
-	}
-	if _, ok := parseInt(a[3]); !ok {
-		return nil, errTextNotInteger
-	}
-	return fsm.NewGet(a[1]), ""
-}
-
-func replyGetRange(c *client, a [][]byte, r fsm.Result) {
-	switch r.Kind {
-	case fsm.ResultBulk:
-		start, _ := parseInt(a[2])
-		end, _ := parseInt(a[3])
-		c.conn.WriteBulk(stringRange(r.Bulk, start, end))
-	case fsm.ResultNil:
-		c.conn.WriteBulk(nil)
-	default:
-		writeResult(c.conn, r)
-	}
 }
 
 // txMode is what client.nodePropose does with a proposal.
